@@ -1,0 +1,93 @@
+"""The single source of truth for local endpoints, ports, names and the state folder.
+
+Every value has a local default and an environment variable that overrides it. Nothing
+is read at import time: call `load()` where the value is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The well-known development account that every Azurite instance accepts. Public, not a
+# secret: https://learn.microsoft.com/azure/storage/common/storage-use-azurite
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; the field name upper-cased with a LIVELINE_ prefix overrides it."""
+
+    state_dir: Path = REPO_ROOT / ".state"
+    # Docker engine started by the project when none answers.
+    docker_host: str = ""
+    # Stand-in for Azure Container Registry.
+    registry_host: str = "127.0.0.1"
+    registry_port: int = 5000
+    # Stand-in for Azure Blob Storage.
+    azurite_host: str = "127.0.0.1"
+    azurite_port: int = 10000
+    models_container: str = "models"
+    # Offline stand-in for python:3.11-slim.
+    base_image: str = "liveline/python-base:3.11-bookworm"
+    serving_repository: str = "liveline/serving"
+    # Serving process.
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8080
+
+    @property
+    def registry(self) -> str:
+        return f"{self.registry_host}:{self.registry_port}"
+
+    @property
+    def blob_account_url(self) -> str:
+        return f"http://{self.azurite_host}:{self.azurite_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def venv_dir(self) -> Path:
+        return self.state_dir / "venv"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.state_dir / "models"
+
+    @property
+    def wheels_dir(self) -> Path:
+        return self.state_dir / "wheels"
+
+
+def env_name(field_name: str) -> str:
+    return f"LIVELINE_{field_name.upper()}"
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from defaults overridden by LIVELINE_* environment variables."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = environ.get(env_name(f.name))
+        if raw is None or raw == "":
+            continue
+        if f.type in ("int", int):
+            try:
+                values[f.name] = int(raw)
+            except ValueError as e:
+                raise ValueError(
+                    f"{env_name(f.name)}={raw!r} is not a whole number; set it to a port "
+                    f"or count, or unset it to use the default"
+                ) from e
+        elif f.type in ("Path", Path):
+            values[f.name] = Path(raw).expanduser().resolve()
+        else:
+            values[f.name] = raw
+    return Settings(**values)
