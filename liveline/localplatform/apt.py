@@ -1,0 +1,68 @@
+"""Installing Debian packages the platform needs, only when their program is missing.
+
+apt runs under `nice -n 19` because the machine is shared with latency benchmarks, and
+waits for the dpkg lock instead of failing when someone else is installing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from liveline.localplatform.layout import APT_TIMEOUT_S
+from liveline.localplatform.processes import PlatformError, tail
+
+log = logging.getLogger(__name__)
+
+_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+
+def _apt(args: list[str], logfile: Path) -> bool:
+    cmd = ["nice", "-n", "19", "apt-get", "-o", "DPkg::Lock::Timeout=600", *args]
+    with logfile.open("ab") as out:
+        out.write(f"\n=== {time.strftime('%F %T')} {cmd}\n".encode())
+        out.flush()
+        try:
+            done = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=_ENV,
+                timeout=APT_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+    return done.returncode == 0
+
+
+def ensure_program(program: str, package: str, component: str, logfile: Path) -> str:
+    """Path of program; installs package with apt-get first if it is missing."""
+    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin:/sbin")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise PlatformError(
+            f"{component}: `{program}` is missing and installing `{package}` needs root. "
+            f"Run `sudo apt-get install -y {package}`, then retry."
+        )
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    log.info("%s: installing Debian package %s (log %s)", component, package, logfile)
+    started = time.monotonic()
+    install = ["install", "-y", "--no-install-recommends", package]
+    # A fresh machine may have no package lists yet: update once, then try again.
+    if not _apt(install, logfile) and not (_apt(["update"], logfile) and _apt(install, logfile)):
+        raise PlatformError(
+            f"{component}: `apt-get install {package}` failed. Last lines of {logfile}:\n"
+            f"{tail(logfile)}\nFix apt (network to Debian's mirror, dpkg lock), then retry."
+        )
+    log.info("%s: installed %s in %.1f s", component, package, time.monotonic() - started)
+    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/bin:/sbin")
+    if not found:
+        raise PlatformError(f"{component}: {package} installed but `{program}` is not on PATH.")
+    return found

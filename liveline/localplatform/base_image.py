@@ -1,0 +1,143 @@
+"""An offline stand-in for python:3.11-slim, since no image can be pulled here.
+
+debootstrap builds a minimal Debian bookworm with Python 3.11 and venv from Debian's
+packages; it is trimmed, then imported into the engine as settings.base_image. Built
+once: `up` reuses the image whenever the engine already has it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import IO
+
+import docker.errors
+
+from liveline.localplatform import apt, docker_engine, processes
+from liveline.localplatform.layout import Layout
+from liveline.localplatform.report import Status
+
+log = logging.getLogger(__name__)
+
+NAME = "base-image"
+DEBOOTSTRAP_TIMEOUT_S = 1800.0
+DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
+SUITE = "bookworm"
+# What python:3.11-slim's config provides that a bare import lacks.
+IMAGE_CHANGES = ['CMD ["python3"]', "ENV LANG=C.UTF-8", "LABEL org.liveline.base=debootstrap"]
+# Removed after debootstrap: caches and docs only (copyright files stay).
+TRIM = ["var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/info", "var/log"]
+
+
+def size_mb(layout: Layout) -> float | None:
+    """Size of the base image in MB if the engine has it, else None."""
+    try:
+        with closing(docker_engine.client(layout, timeout=10)) as client:
+            return client.images.get(layout.settings.base_image).attrs["Size"] / 1e6
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def status(layout: Layout) -> Status:
+    try:
+        size = size_mb(layout)
+    except docker.errors.DockerException as e:
+        size, note = None, f"engine unavailable: {type(e).__name__}"
+    else:
+        note = f"{size:.0f} MB" if size else "not built"
+    return Status(
+        NAME,
+        size is not None,
+        layout.settings.base_image,
+        "bookworm/py3.11",
+        str(layout.logfile(NAME)),
+        note,
+    )
+
+
+def _unmount_below(root: Path) -> None:
+    """A debootstrap that died may leave /proc or /sys mounted in root: never delete those."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for point in sorted((m for m in mounts if m.startswith(f"{root}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, timeout=60)
+
+
+def _trim(rootfs: Path) -> None:
+    for rel in TRIM:
+        for child in (rootfs / rel).glob("*"):
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    for doc in (rootfs / "usr/share/doc").glob("*/*"):
+        if doc.name != "copyright":
+            shutil.rmtree(doc) if doc.is_dir() and not doc.is_symlink() else doc.unlink()
+    # python:3.11-slim has `python`; Debian only has `python3`.
+    (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
+
+
+def _chunks(stream: IO[bytes] | None, size: int = 1 << 20) -> Iterator[bytes]:
+    # requests sends a generator with chunked encoding: the tar never sits in memory.
+    assert stream is not None
+    while chunk := stream.read(size):
+        yield chunk
+
+
+def _debootstrap(layout: Layout, rootfs: Path, logfile: Path) -> None:
+    program = apt.ensure_program("debootstrap", "debootstrap", NAME, layout.logfile("apt"))
+    cmd = ["nice", "-n", "19", program, *DEBOOTSTRAP_ARGS, SUITE, str(rootfs)]
+    log.info("%s: debootstrap %s into %s (about 1-2 min, log %s)", NAME, SUITE, rootfs, logfile)
+    with logfile.open("ab") as out:
+        out.write(f"\n=== {time.strftime('%F %T')} {cmd}\n".encode())
+        out.flush()
+        try:
+            rc = subprocess.run(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=DEBOOTSTRAP_TIMEOUT_S,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            rc = -1
+    if rc != 0:
+        raise processes.PlatformError(
+            f"{NAME}: debootstrap failed (exit {rc}). Last lines of {logfile}:\n"
+            f"{processes.tail(logfile)}\nCheck access to Debian's mirror and free disk, retry."
+        )
+
+
+def up(layout: Layout) -> None:
+    if size_mb(layout) is not None:
+        return
+    logfile = layout.logfile(NAME)
+    rootfs = layout.base_image_dir / "rootfs"
+    if rootfs.exists():  # a half-built tree from an interrupted run
+        _unmount_below(rootfs)
+        shutil.rmtree(rootfs)
+    rootfs.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    _debootstrap(layout, rootfs, logfile)
+    _trim(rootfs)
+    log.info("%s: rootfs ready in %.0f s; importing", NAME, time.monotonic() - started)
+    repository, _, tag = layout.settings.base_image.rpartition(":")
+    tar = subprocess.Popen(
+        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE
+    )
+    with closing(docker_engine.client(layout, timeout=600)) as client, tar:
+        client.api.import_image_from_stream(_chunks(tar.stdout), repository, tag, IMAGE_CHANGES)
+    if tar.returncode != 0 or size_mb(layout) is None:
+        raise processes.PlatformError(
+            f"{NAME}: importing {rootfs} failed (tar exit {tar.returncode})."
+        )
+    shutil.rmtree(rootfs)  # the image holds it now
+    log.info(
+        "%s: %s built in %.0f s, %.0f MB",
+        NAME,
+        layout.settings.base_image,
+        time.monotonic() - started,
+        size_mb(layout) or 0,
+    )

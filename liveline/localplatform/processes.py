@@ -1,0 +1,140 @@
+"""Background processes that the platform starts: pidfiles, start, wait, stop.
+
+Each service runs in its own session (so a Ctrl-C in the terminal that ran `up` does not
+reach it), writes stdout/stderr to a log file and has a pidfile in `<state>/run/NAME.pid`.
+Before signalling a pid we check /proc/PID/cmdline still names our program, so a recycled
+pid never makes us kill a stranger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Popen objects of processes this interpreter started: kept so that stop() can reap them
+# (otherwise they linger as zombies, which /proc still lists, until we exit).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class PlatformError(RuntimeError):
+    """A component could not be brought up or down; the message says why and what to do."""
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def read_pid(pidfile: Path) -> int | None:
+    try:
+        return int(pidfile.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """True if pid runs and is not a zombie (a dead child we have not reaped yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+    if state == "Z":
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.poll()
+        return False
+    return True
+
+
+def is_ours(pid: int, markers: Sequence[str]) -> bool:
+    """True if pid is alive and its command line contains every marker."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return _alive(pid) and all(m in cmdline for m in markers)
+
+
+def running_pid(pidfile: Path, markers: Sequence[str]) -> int | None:
+    """The pid from pidfile if that process is still ours; a stale pidfile is removed."""
+    pid = read_pid(pidfile)
+    if pid is not None and is_ours(pid, markers):
+        return pid
+    pidfile.unlink(missing_ok=True)
+    return None
+
+
+def start(name: str, cmd: Sequence[str], pidfile: Path, logfile: Path) -> int:
+    """Start cmd in a new session with output appended to logfile; write its pidfile."""
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with logfile.open("ab") as out:
+        out.write(f"\n=== {time.strftime('%F %T')} liveline starts {name}: {cmd}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    pidfile.write_text(f"{proc.pid}\n")
+    log.info("%s: started pid %d, log %s", name, proc.pid, logfile)
+    return proc.pid
+
+
+def wait_for(
+    name: str,
+    ready: Callable[[], bool],
+    timeout: float,
+    logfile: Path,
+    pid: int | None = None,
+    hint: str = "",
+) -> None:
+    """Poll ready() until it is true; fail early if pid dies, and at timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if pid is not None and not _alive(pid):
+            raise PlatformError(
+                f"{name} exited during start-up. Last lines of {logfile}:\n{tail(logfile)}\n{hint}"
+            )
+        time.sleep(0.3)
+    raise PlatformError(
+        f"{name} did not answer within {timeout:.0f} s. Last lines of {logfile}:\n"
+        f"{tail(logfile)}\n{hint}"
+    )
+
+
+def stop(name: str, pidfile: Path, markers: Sequence[str], timeout: float = 30.0) -> bool:
+    """SIGTERM the process we started, wait, then SIGKILL its group. False if none ran."""
+    pid = running_pid(pidfile, markers)
+    if pid is None:
+        return False
+    log.info("%s: stopping pid %d", name, pid)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(pid) and is_ours(pid, markers):
+        log.warning("%s: pid %d ignored SIGTERM for %.0f s, killing it", name, pid, timeout)
+        # We started it as a session leader, so its group holds its helpers too.
+        os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    pidfile.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,31 @@
+"""The status record each component reports, and the table `status` prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Status:
+    """One component: is it up, where, which version, where its log is."""
+
+    component: str
+    running: bool
+    address: str
+    version: str = "-"
+    log: str = "-"
+    # "started by liveline", "external" (answered before we started anything), or why not.
+    note: str = ""
+
+    def line(self) -> str:
+        state = "running" if self.running else "stopped"
+        note = f"  ({self.note})" if self.note else ""
+        return (
+            f"{self.component:<14} {state:<8} {self.address:<40} {self.version:<16} "
+            f"{self.log}{note}"
+        )
+
+
+def table(statuses: list[Status]) -> str:
+    header = f"{'COMPONENT':<14} {'STATE':<8} {'ADDRESS':<40} {'VERSION':<16} LOG"
+    return "\n".join([header, *(s.line() for s in statuses)])

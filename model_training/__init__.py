@@ -1,0 +1,6 @@
+"""Reproducible training of the Liveline classifier: pure functions, I/O at the edges."""
+
+from model_training.config import TrainingConfig
+from model_training.train import TrainedModel, train
+
+__all__ = ["TrainedModel", "TrainingConfig", "train"]

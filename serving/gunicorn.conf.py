@@ -1,0 +1,49 @@
+"""gunicorn settings for the scoring service (used in the image and by the benchmark).
+
+Everything gunicorn writes goes to tmpfs, so the container root can be read-only.
+"""
+
+import os
+import shutil
+import tempfile
+
+
+def _cpu_count() -> int:
+    # sched_getaffinity honours CPU pinning (cpusets); os.cpu_count() would not.
+    return len(os.sched_getaffinity(0))
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("GUNICORN_WORKERS", _cpu_count()))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+keepalive = 5
+timeout = 30
+graceful_timeout = 20
+# Load the model once in the master: a model that fails verification stops the whole
+# server with a non-zero exit instead of a crash-looping worker.
+preload_app = True
+wsgi_app = "serving.wsgi:app"
+# The worker heartbeat file must be on tmpfs: the root filesystem may be read-only.
+worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR", "/dev/shm")
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="liveline-metrics-", dir=worker_tmp_dir)
+)
+
+
+def on_starting(server):
+    # Stale files from an earlier server would be summed into this one's metrics.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    # Imported here, not at the top: prometheus_client picks its multiprocess mode at
+    # import, so PROMETHEUS_MULTIPROC_DIR must be set first.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

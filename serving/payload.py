@@ -1,0 +1,119 @@
+"""Turn a /score request body into a validated float matrix in card feature order.
+
+The happy path stays in C (orjson, numpy); only a body that fails it is walked in Python
+to name the exact offending value, so bad input costs nothing on good requests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+from serving.errors import ApiError
+
+_NUMBER_TYPES = (int, float)
+
+
+def parse_rows(body: bytes, feature_names: tuple[str, ...], max_rows: int) -> np.ndarray:
+    """Validate a JSON body of `input` rows or named `instances`; return an (n, f) array."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise ApiError(400, f"body is not valid JSON: {e}") from e
+    if not isinstance(payload, dict):
+        raise ApiError(400, _shape_hint(f"body must be a JSON object, got {_kind(payload)}"))
+    unknown = sorted(set(payload) - {"input", "instances"})
+    if unknown:
+        raise ApiError(400, _shape_hint(f"unknown field(s) {unknown}"))
+    if ("input" in payload) == ("instances" in payload):
+        raise ApiError(400, _shape_hint("give exactly one of 'input' or 'instances'"))
+    field = "input" if "input" in payload else "instances"
+    items = payload[field]
+    if not isinstance(items, list):
+        raise ApiError(400, f"'{field}' must be a list, got {_kind(items)}")
+    if not items:
+        raise ApiError(400, f"'{field}' is an empty batch: send 1 to {max_rows} rows")
+    if len(items) > max_rows:
+        raise ApiError(400, f"batch of {len(items)} rows exceeds the limit of {max_rows}")
+    rows = items if field == "input" else _rows_from_instances(items, feature_names)
+    return _to_matrix(rows, feature_names, field, body)
+
+
+def _rows_from_instances(instances: list, names: tuple[str, ...]) -> list[list]:
+    try:
+        rows = [[inst[name] for name in names] for inst in instances]
+    except (KeyError, TypeError):
+        rows = None
+    for i, inst in enumerate(instances):
+        if not isinstance(inst, dict):
+            raise ApiError(400, f"instances[{i}] must be an object of feature: value")
+        if rows is None or len(inst) != len(names):
+            missing = [n for n in names if n not in inst]
+            extra = sorted(k for k in inst if k not in set(names))
+            if missing:
+                raise ApiError(400, f"instances[{i}] lacks feature(s) {missing}")
+            if extra:
+                raise ApiError(400, f"instances[{i}] has unknown feature(s) {extra}")
+    return rows
+
+
+def _to_matrix(rows: list, names: tuple[str, ...], field: str, body: bytes) -> np.ndarray:
+    try:
+        matrix = np.array(rows)
+    except ValueError:  # ragged rows
+        matrix = None
+    # numpy silently turns JSON true/false into 1/0 beside numbers; a byte scan (fast,
+    # in C) tells whether any boolean can be present before we trust the conversion.
+    maybe_bool = b"true" in body or b"false" in body
+    if (
+        matrix is None
+        or maybe_bool
+        or matrix.dtype.kind not in "fi"
+        or matrix.ndim != 2
+        or matrix.shape[1] != len(names)
+    ):
+        _explain(rows, names, field)
+        matrix = np.array(rows, dtype=np.float64)
+    else:
+        matrix = matrix.astype(np.float64, copy=False)
+    if not np.isfinite(matrix).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(matrix))[0])
+        raise ApiError(400, f"{field}[{i}], feature {j} ({names[j]!r}) is not a finite number")
+    return matrix
+
+
+def _explain(rows: list, names: tuple[str, ...], field: str) -> None:
+    """Walk the rows and raise for the first bad one; return if all are fine."""
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise ApiError(
+                400, f"{field}[{i}] must be a list of {len(names)} numbers, got {_kind(row)}"
+            )
+        if len(row) != len(names):
+            raise ApiError(
+                400, f"{field}[{i}] has {len(row)} values; the model expects {len(names)}"
+            )
+        for j, value in enumerate(row):
+            if type(value) not in _NUMBER_TYPES:
+                raise ApiError(
+                    400,
+                    f"{field}[{i}], feature {j} ({names[j]!r}) is not a number: {_preview(value)}",
+                )
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def _preview(value: object) -> str:
+    text = orjson.dumps(value).decode()
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _shape_hint(message: str) -> str:
+    return (
+        f'{message}; send {{"input": [[v1, v2, ...], ...]}} or '
+        f'{{"instances": [{{"feature": value, ...}}, ...]}}'
+    )

@@ -1,0 +1,83 @@
+"""The scoring API: /score, /healthz, /readyz, /version, /metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+from flask import Blueprint, Response, current_app, request
+
+from serving.errors import ApiError
+from serving.payload import parse_rows
+
+blueprint = Blueprint("api", __name__)
+
+JSON = "application/json"
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    # orjson serialises numpy arrays directly, several times faster than flask.json.
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), status=status, mimetype=JSON
+    )
+
+
+@blueprint.post("/score")
+def score() -> Response:
+    if request.mimetype != JSON:
+        raise ApiError(415, f"Content-Type must be {JSON}, got {request.mimetype or 'none'!r}")
+    model = current_app.extensions["model"]
+    rows = parse_rows(
+        request.get_data(cache=False),
+        model.card.feature_names,
+        current_app.config["MAX_BATCH_ROWS"],
+    )
+    probabilities = model.predict_proba(rows)
+    if not np.isfinite(probabilities).all():
+        bad = int(np.argwhere(~np.isfinite(probabilities))[0][0])
+        raise ApiError(
+            400, f"input[{bad}] is out of the range the model can score (numeric overflow)"
+        )
+    current_app.extensions["metrics"].scored(len(rows))
+    return json_response(
+        {
+            "model_name": model.card.model_name,
+            "model_version": model.card.model_version,
+            "classes": model.classes,
+            "predictions": model.classes[probabilities.argmax(axis=1)],
+            "probabilities": probabilities,
+        }
+    )
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    return json_response({"status": "alive"})
+
+
+@blueprint.get("/readyz")
+def readyz() -> Response:
+    model = current_app.extensions.get("model")
+    if model is None:
+        return json_response({"status": "not ready", "reason": "no model loaded"}, 503)
+    return json_response({"status": "ready", "model_version": model.card.model_version})
+
+
+@blueprint.get("/version")
+def version() -> Response:
+    card = current_app.extensions["model"].card
+    return json_response(
+        {
+            "code_revision": current_app.config["CODE_REVISION"],
+            "build_time": current_app.config["BUILD_TIME"],
+            "model_name": card.model_name,
+            "model_version": card.model_version,
+            "model_created_at": card.raw.get("created_at"),
+            "sklearn_version": card.sklearn_version,
+        }
+    )
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    registry = current_app.extensions["metrics"]
+    return Response(registry.render(), mimetype=registry.content_type)

@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny real model trained into a temporary folder, loaded for real."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from model_training import TrainingConfig, train
+from model_training.artifact import write_model
+from model_training.data import load_dataset
+from serving import create_app
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    return load_dataset()
+
+
+@pytest.fixture(scope="session")
+def trained(dataset):
+    return train(TrainingConfig(), dataset)
+
+
+@pytest.fixture(scope="session")
+def model_dir_pristine(tmp_path_factory, trained) -> Path:
+    out = tmp_path_factory.mktemp("model")
+    write_model(trained, out)
+    return out
+
+
+@pytest.fixture
+def model_dir(tmp_path, model_dir_pristine) -> Path:
+    """A private copy that a test may tamper with."""
+    return Path(shutil.copytree(model_dir_pristine, tmp_path / "model"))
+
+
+@pytest.fixture(scope="session")
+def card(model_dir_pristine) -> dict:
+    return json.loads((model_dir_pristine / "model_card.json").read_text())
+
+
+@pytest.fixture
+def app(model_dir_pristine):
+    return create_app(
+        {
+            "MODEL_DIR": str(model_dir_pristine),
+            "CODE_REVISION": "0123abc",
+            "BUILD_TIME": "2026-01-01T00:00:00Z",
+            "MAX_BATCH_ROWS": 50,
+            "MAX_CONTENT_LENGTH": 64 * 1024,
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

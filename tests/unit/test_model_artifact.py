@@ -1,0 +1,109 @@
+"""The artifact round-trips, and serving refuses anything the card does not vouch for."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import skops.io
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from serving.model import ModelLoadError, load_model
+
+
+def test_round_trip_scores_like_the_trained_pipeline(model_dir, trained, card):
+    loaded = load_model(model_dir)
+    assert loaded.card.model_version == trained.version
+    rows = np.asarray(card["golden"]["inputs"])
+    np.testing.assert_allclose(loaded.predict_proba(rows), trained.pipeline.predict_proba(rows))
+    np.testing.assert_allclose(loaded.predict_proba(rows), card["golden"]["probabilities"])
+
+
+def test_one_flipped_byte_is_refused(model_dir):
+    artifact = model_dir / "model.skops"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="does not match the model card"):
+        load_model(model_dir)
+
+
+def _rewrite_card(model_dir, **changes):
+    path = model_dir / "model_card.json"
+    card = json.loads(path.read_text())
+    card.update(changes)
+    path.write_text(json.dumps(card))
+
+
+def test_other_sklearn_version_is_refused(model_dir):
+    _rewrite_card(model_dir, sklearn_version="9.9.9")
+    with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 9\.9\.9"):
+        load_model(model_dir)
+
+
+def test_untrusted_types_are_refused(model_dir, dataset):
+    # A valid archive whose card matches, but holding a type serving does not trust.
+    model = HistGradientBoostingClassifier(max_iter=5).fit(dataset.features, dataset.target)
+    data = skops.io.dumps(model)
+    (model_dir / "model.skops").write_bytes(data)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    card["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (model_dir / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="does not trust"):
+        load_model(model_dir)
+
+
+def test_garbage_artifact_with_matching_hash_is_refused(model_dir):
+    data = b"not a zip archive"
+    (model_dir / "model.skops").write_bytes(data)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    card["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (model_dir / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="not a readable skops archive"):
+        load_model(model_dir)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        ('{"schema_version": 2}', "schema_version 2"),
+        ('{"schema_version": 1}', "lacks the field"),
+    ],
+)
+def test_malformed_card_is_refused(model_dir, text, message):
+    (model_dir / "model_card.json").write_text(text)
+    with pytest.raises(ModelLoadError, match=message):
+        load_model(model_dir)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"feature_names": ["a", "a"]}, "unique"),
+        ({"classes": [0, "1"]}, "classes"),
+        ({"model_version": ""}, "model_version"),
+        ({"feature_names": ["a", "b"]}, "expects 30 features"),
+        ({"classes": [0, 2]}, "differ from the card"),
+    ],
+)
+def test_card_fields_are_checked(model_dir, changes, message):
+    _rewrite_card(model_dir, **changes)
+    with pytest.raises(ModelLoadError, match=message):
+        load_model(model_dir)
+
+
+def test_artifact_path_cannot_escape(model_dir):
+    card = json.loads((model_dir / "model_card.json").read_text())
+    card["artifact"]["file"] = "../model.skops"
+    (model_dir / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="plain file name"):
+        load_model(model_dir)
+
+
+def test_missing_model_is_refused(tmp_path):
+    with pytest.raises(ModelLoadError, match="cannot read the model"):
+        load_model(tmp_path)

@@ -1,0 +1,81 @@
+"""Training is reproducible, evaluated on held-out data and described by its card."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import sklearn
+
+from model_training import TrainingConfig, train
+from model_training.__main__ import main as train_main
+from model_training.artifact import build_card, serialize
+from model_training.data import load_dataset
+
+
+def test_same_config_gives_same_model_version(dataset, trained):
+    again = train(TrainingConfig(), load_dataset())
+    assert again.version == trained.version
+    assert again.metrics == trained.metrics
+
+
+def test_another_config_gives_another_version(dataset, trained):
+    other = train(TrainingConfig(C=0.1), dataset)
+    assert other.version != trained.version
+
+
+def test_another_seed_gives_another_version(dataset, trained):
+    assert train(TrainingConfig(random_state=7), dataset).version != trained.version
+
+
+def test_held_out_metrics_are_good(trained):
+    assert set(trained.metrics) == {"accuracy", "f1", "roc_auc"}
+    assert trained.metrics["accuracy"] > 0.95
+    assert trained.metrics["f1"] > 0.95
+    assert trained.metrics["roc_auc"] > 0.98
+    assert trained.n_test == 143 and trained.n_train == 426
+
+
+def test_dataset_fingerprint_tracks_content(dataset):
+    assert dataset.fingerprint == load_dataset().fingerprint
+    changed = load_dataset()
+    changed.features[0, 0] += 1.0
+    assert changed.fingerprint != dataset.fingerprint
+
+
+def test_card_describes_the_artifact(trained):
+    artifact = serialize(trained)
+    card = build_card(trained, artifact, datetime(2026, 1, 2, tzinfo=UTC))
+    assert card["model_version"] == trained.version
+    assert len(card["artifact"]["sha256"]) == 64
+    assert card["artifact"]["size"] == len(artifact)
+    assert card["feature_names"][0] == "mean radius" and len(card["feature_names"]) == 30
+    assert card["classes"] == [0, 1]
+    assert card["class_names"] == ["malignant", "benign"]
+    assert card["sklearn_version"] == sklearn.__version__
+    assert card["training_data"]["fingerprint"] == trained.dataset_fingerprint
+    assert card["created_at"] == "2026-01-02T00:00:00+00:00"
+    assert len(card["golden"]["inputs"]) == TrainingConfig().golden_rows
+    json.dumps(card)  # serialisable as is
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"test_size": 0.0}, {"C": -1.0}, {"max_iter": 0}, {"model_name": "a/b"}],
+)
+def test_invalid_config_is_refused(bad):
+    with pytest.raises(ValueError):
+        TrainingConfig(**bad)
+
+
+def test_command_writes_artifact_and_card(tmp_path, trained):
+    assert train_main(["--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "model_card.json").read_text())
+    assert card["model_version"] == trained.version
+    assert (tmp_path / "model.skops").stat().st_size == card["artifact"]["size"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_command_rejects_bad_config(tmp_path):
+    assert train_main(["--out", str(tmp_path), "--test-size", "2"]) == 2
