@@ -1,0 +1,58 @@
+# Liveline: every target sets up what it needs. State lives in one git-ignored folder.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export LIVELINE_STATE_DIR ?= $(CURDIR)/.state
+STATE := $(LIVELINE_STATE_DIR)
+VENV := $(STATE)/venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv lint format test unit demo up down status bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-bootstrap.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Liveline needs Python 3.11; set PYTHON=/path/to/python3.11")'
+	@echo "==> Python environment in $(VENV)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bootstrap.txt
+	@$(VENV)/bin/uv pip sync --quiet --python $(PY) --require-hashes requirements.txt
+	@$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP) ## create the Python environment from the hashed requirements
+
+lint: venv ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+up: venv ## start the local platform (Docker engine, registry, Azurite)
+	$(PY) -m liveline.localplatform up
+
+down: venv ## stop what the local platform started, nothing else
+	$(PY) -m liveline.localplatform down
+
+status: venv ## show each local component: running, address, version, log
+	$(PY) -m liveline.localplatform status
+
+unit: venv ## the tests that need no platform
+	$(PY) -m pytest -m "not integration"
+
+test: venv lint up ## set up everything and run the whole suite
+	$(PY) -m pytest
+
+demo: venv up ## set up everything, train, build, run and score the service
+	$(PY) -m liveline.demo
+
+bench: venv ## /score throughput and latency under gunicorn (installs wrk)
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+	$(PY) bench/score_bench.py
+
+clean: down ## stop the platform and delete the state folder
+	rm -rf $(STATE)
