@@ -1,7 +1,7 @@
 """Installing Debian packages the platform needs, only when their program is missing.
 
-apt runs under `nice -n 19` because the machine is shared with latency benchmarks, and
-waits for the dpkg lock instead of failing when someone else is installing.
+Recommends are skipped (apparmor, git, ... are not needed to run the services), and
+Debian's policy-rc.d or the missing init system keeps packages from starting services.
 """
 
 from __future__ import annotations
@@ -9,36 +9,21 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
+from liveline.localplatform.commands import run_logged
 from liveline.localplatform.layout import APT_TIMEOUT_S
 from liveline.localplatform.processes import PlatformError, tail
 
 log = logging.getLogger(__name__)
 
-_ENV = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
 
 def _apt(args: list[str], logfile: Path) -> bool:
-    cmd = ["nice", "-n", "19", "apt-get", "-o", "DPkg::Lock::Timeout=600", *args]
-    with logfile.open("ab") as out:
-        out.write(f"\n=== {time.strftime('%F %T')} {cmd}\n".encode())
-        out.flush()
-        try:
-            done = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=_ENV,
-                timeout=APT_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return False
-    return done.returncode == 0
+    # Waits for the dpkg lock (another install on the machine) instead of failing.
+    cmd = ["apt-get", "-o", "DPkg::Lock::Timeout=600", *args]
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    return run_logged(cmd, logfile, APT_TIMEOUT_S, env=env) == 0
 
 
 def ensure_program(program: str, package: str, component: str, logfile: Path) -> str:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 
 import requests
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 
 from liveline.localplatform import processes
+from liveline.localplatform.commands import run_logged
 from liveline.localplatform.layout import AZURITE_PACKAGE_DIR, Layout
 from liveline.localplatform.report import Status
 from liveline.settings import AZURITE_ACCOUNT, AZURITE_KEY
@@ -71,33 +71,11 @@ def install(layout: Layout) -> None:
         shutil.copyfile(AZURITE_PACKAGE_DIR / f, dest / f)
     logfile = layout.logfile(f"{NAME}-npm")
     log.info("%s: npm ci in %s (log %s)", NAME, dest, logfile)
-    # No package needs install scripts; skipping them keeps the install inert.
-    cmd = [
-        "nice",
-        "-n",
-        "19",
-        npm,
-        "ci",
-        "--omit=dev",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--omit-lockfile-registry-resolved=true",
-    ]
-    with logfile.open("ab") as out:
-        try:
-            done = subprocess.run(
-                cmd,
-                cwd=dest,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=NPM_TIMEOUT_S,
-                check=False,
-            )
-            ok = done.returncode == 0
-        except subprocess.TimeoutExpired:
-            ok = False
+    # No package needs install scripts; skipping them keeps the install inert. The flag
+    # keeps registry addresses out of the lock file should npm ever rewrite it.
+    cmd = [npm, "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund",
+           "--omit-lockfile-registry-resolved=true"]  # fmt: skip
+    ok = run_logged(cmd, logfile, NPM_TIMEOUT_S, cwd=dest) == 0
     if not ok:
         (dest / "package-lock.json").unlink(missing_ok=True)  # so the next up retries
         raise processes.PlatformError(

@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import docker.errors
 
 from liveline.localplatform import apt, docker_engine, processes
+from liveline.localplatform.commands import run_logged
 from liveline.localplatform.layout import Layout
 from liveline.localplatform.report import Status
 
@@ -29,35 +30,36 @@ DEBOOTSTRAP_TIMEOUT_S = 1800.0
 DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
 SUITE = "bookworm"
 # What python:3.11-slim's config provides that a bare import lacks.
-IMAGE_CHANGES = ['CMD ["python3"]', "ENV LANG=C.UTF-8", "LABEL org.liveline.base=debootstrap"]
+# A bare import has no PATH, so `ENV PATH=/venv/bin:$PATH` in a Dockerfile would drop it.
+IMAGE_CHANGES = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    'CMD ["python3"]',
+    "LABEL org.liveline.base=debootstrap",
+]
 # Removed after debootstrap: caches and docs only (copyright files stay).
 TRIM = ["var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/info", "var/log"]
 
 
-def size_mb(layout: Layout) -> float | None:
-    """Size of the base image in MB if the engine has it, else None."""
+def inspect(layout: Layout) -> dict[str, Any] | None:
+    """The engine's record of the base image, or None if it has not been built."""
     try:
         with closing(docker_engine.client(layout, timeout=10)) as client:
-            return client.images.get(layout.settings.base_image).attrs["Size"] / 1e6
+            return dict(client.images.get(layout.settings.base_image).attrs)
     except docker.errors.ImageNotFound:
         return None
 
 
 def status(layout: Layout) -> Status:
     try:
-        size = size_mb(layout)
+        attrs = inspect(layout)
     except docker.errors.DockerException as e:
-        size, note = None, f"engine unavailable: {type(e).__name__}"
+        attrs, note = None, f"engine unavailable: {type(e).__name__}"
     else:
-        note = f"{size:.0f} MB" if size else "not built"
-    return Status(
-        NAME,
-        size is not None,
-        layout.settings.base_image,
-        "bookworm/py3.11",
-        str(layout.logfile(NAME)),
-        note,
-    )
+        note = f"{attrs['Size'] / 1e6:.0f} MB" if attrs else "not built; `up` builds it"
+    image_id = attrs["Id"].removeprefix("sha256:")[:12] if attrs else "-"
+    return Status(NAME, attrs is not None, layout.settings.base_image, image_id,
+                  str(layout.logfile(NAME)), note, states=("present", "missing"))  # fmt: skip
 
 
 def _unmount_below(root: Path) -> None:
@@ -87,22 +89,9 @@ def _chunks(stream: IO[bytes] | None, size: int = 1 << 20) -> Iterator[bytes]:
 
 def _debootstrap(layout: Layout, rootfs: Path, logfile: Path) -> None:
     program = apt.ensure_program("debootstrap", "debootstrap", NAME, layout.logfile("apt"))
-    cmd = ["nice", "-n", "19", program, *DEBOOTSTRAP_ARGS, SUITE, str(rootfs)]
+    cmd = [program, *DEBOOTSTRAP_ARGS, SUITE, str(rootfs)]
     log.info("%s: debootstrap %s into %s (about 1-2 min, log %s)", NAME, SUITE, rootfs, logfile)
-    with logfile.open("ab") as out:
-        out.write(f"\n=== {time.strftime('%F %T')} {cmd}\n".encode())
-        out.flush()
-        try:
-            rc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=DEBOOTSTRAP_TIMEOUT_S,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            rc = -1
+    rc = run_logged(cmd, logfile, DEBOOTSTRAP_TIMEOUT_S)
     if rc != 0:
         raise processes.PlatformError(
             f"{NAME}: debootstrap failed (exit {rc}). Last lines of {logfile}:\n"
@@ -110,8 +99,13 @@ def _debootstrap(layout: Layout, rootfs: Path, logfile: Path) -> None:
         )
 
 
+def _split(reference: str) -> tuple[str, str]:
+    repository, _, tag = reference.rpartition(":")
+    return (repository, tag) if repository and "/" not in tag else (reference, "latest")
+
+
 def up(layout: Layout) -> None:
-    if size_mb(layout) is not None:
+    if inspect(layout) is not None:
         return
     logfile = layout.logfile(NAME)
     rootfs = layout.base_image_dir / "rootfs"
@@ -123,21 +117,14 @@ def up(layout: Layout) -> None:
     _debootstrap(layout, rootfs, logfile)
     _trim(rootfs)
     log.info("%s: rootfs ready in %.0f s; importing", NAME, time.monotonic() - started)
-    repository, _, tag = layout.settings.base_image.rpartition(":")
-    tar = subprocess.Popen(
-        ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE
-    )
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
+                           stdout=subprocess.PIPE)  # fmt: skip
     with closing(docker_engine.client(layout, timeout=600)) as client, tar:
+        repository, tag = _split(layout.settings.base_image)
         client.api.import_image_from_stream(_chunks(tar.stdout), repository, tag, IMAGE_CHANGES)
-    if tar.returncode != 0 or size_mb(layout) is None:
-        raise processes.PlatformError(
-            f"{NAME}: importing {rootfs} failed (tar exit {tar.returncode})."
-        )
+    attrs = inspect(layout)
+    if tar.returncode != 0 or attrs is None:
+        raise processes.PlatformError(f"{NAME}: import failed (tar exit {tar.returncode}).")
     shutil.rmtree(rootfs)  # the image holds it now
-    log.info(
-        "%s: %s built in %.0f s, %.0f MB",
-        NAME,
-        layout.settings.base_image,
-        time.monotonic() - started,
-        size_mb(layout) or 0,
-    )
+    log.info("%s: %s built in %.0f s, %.0f MB", NAME, layout.settings.base_image,
+             time.monotonic() - started, attrs["Size"] / 1e6)  # fmt: skip

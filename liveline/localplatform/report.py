@@ -16,9 +16,11 @@ class Status:
     log: str = "-"
     # "started by liveline", "external" (answered before we started anything), or why not.
     note: str = ""
+    # How to say running/not running: an image is "present"/"missing", not "running".
+    states: tuple[str, str] = ("running", "stopped")
 
     def line(self) -> str:
-        state = "running" if self.running else "stopped"
+        state = self.states[0] if self.running else self.states[1]
         note = f"  ({self.note})" if self.note else ""
         return (
             f"{self.component:<14} {state:<8} {self.address:<40} {self.version:<16} "

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from liveline.localplatform import layout
+from liveline.localplatform.commands import run_logged
 from liveline.localplatform.processes import PlatformError, tail
 
 log = logging.getLogger(__name__)
@@ -56,38 +57,13 @@ def ensure_wheels(requirements_file: Path, dest: Path, logfile: Path | None = No
         log.info("wheels: %s is current for %s", dest, requirements_file)
         return dest
     dest.mkdir(parents=True, exist_ok=True)
-    logfile = logfile or dest / "pip-download.log"
-    cmd = [
-        "nice",
-        "-n",
-        "19",
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        *PIP_ARGS,
-        "-r",
-        str(requirements_file),
-        "-d",
-        str(dest),
-    ]
+    # The log stays out of dest: dest may be copied into an image build context.
+    logfile = logfile or layout.load().logfile("wheels")
+    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", *PIP_ARGS,
+           "-r", str(requirements_file), "-d", str(dest)]  # fmt: skip
     log.info("wheels: downloading %s into %s (log %s)", requirements_file, dest, logfile)
     started = time.monotonic()
-    with logfile.open("ab") as out:
-        out.write(f"\n=== {time.strftime('%F %T')} {cmd}\n".encode())
-        out.flush()
-        try:
-            rc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=PIP_TIMEOUT_S,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            rc = -1
+    rc = run_logged(cmd, logfile, PIP_TIMEOUT_S)
     if rc != 0:
         raise PlatformError(
             f"wheels: pip download failed (exit {rc}). Last lines of {logfile}:\n{tail(logfile)}\n"
