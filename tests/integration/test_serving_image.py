@@ -1,0 +1,152 @@
+"""The real serving image: built from serving/Dockerfile on the offline base, run, scored
+over HTTP, pushed to the local registry, its digest and OCI labels read back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from liveline import images, settings, smoke
+from liveline.localplatform import ensure_wheels
+
+pytestmark = pytest.mark.integration
+
+REPO = settings.REPO_ROOT
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture(scope="module")
+def wheels(local_platform) -> Path:
+    return ensure_wheels(REPO / "serving" / "requirements.txt", local_platform.settings.wheels_dir)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> tuple[Path, str]:
+    dest = tmp_path_factory.mktemp("source")
+    return dest, images.export_commit(REPO, "HEAD", dest)
+
+
+def _build(docker_client, local_platform, tmp: Path, source, model_dir: Path, wheels, tag: str):
+    src, revision = source
+    context = images.assemble_context(tmp / "context", src, model_dir, wheels)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    s = local_platform.settings
+    reference = f"{s.registry}/{s.serving_repository}-test:{tag}"
+    args = images.build_args(card, revision, "test", s.base_image, "2026-01-01T00:00:00Z")
+    return images.build(docker_client, context, reference, args), card, revision
+
+
+@pytest.fixture(scope="module")
+def built(docker_client, local_platform, tmp_path_factory, source, model_dir_pristine, wheels):
+    tmp = tmp_path_factory.mktemp("build")
+    return _build(docker_client, local_platform, tmp, source, model_dir_pristine, wheels, "main")
+
+
+def test_image_carries_lineage_labels(built, source):
+    image, card, revision = built
+    labels = image.labels
+    assert labels["org.opencontainers.image.revision"] == revision == source[1]
+    assert labels["org.opencontainers.image.source"] == "test"
+    assert labels["org.opencontainers.image.created"] == "2026-01-01T00:00:00Z"
+    assert labels["io.liveline.model.name"] == card["model_name"]
+    assert labels["io.liveline.model.version"] == card["model_version"]
+    assert labels["io.liveline.sklearn.version"] == card["sklearn_version"]
+
+
+def test_image_runs_as_non_root_with_healthcheck(built, docker_client):
+    image, _, _ = built
+    config = docker_client.images.get(image.reference).attrs["Config"]
+    assert config["User"] == "10001"
+    assert config["Healthcheck"]["Test"][0] == "CMD"
+
+
+def test_container_scores_over_http(built, docker_client):
+    image, card, revision = built
+    with smoke.running(docker_client, image.reference, name="liveline-test-serving") as base:
+        version = smoke.smoke_test(base, card, revision)
+        assert version["sklearn_version"] == card["sklearn_version"]
+        r = requests.post(
+            f"{base}/score", data=b"{bad", timeout=5, headers={"Content-Type": "application/json"}
+        )
+        assert r.status_code == 400 and "not valid JSON" in r.json()["error"]
+        r = requests.post(
+            f"{base}/score",
+            data=b"x" * (2 << 20),
+            timeout=10,
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 413
+
+
+def test_push_and_read_digest_from_registry(built, docker_client, registry_url, local_platform):
+    image, _, _ = built
+    repository, tag = image.reference.rsplit(":", 1)
+    digest = images.push(docker_client, repository, tag)
+    name = repository.split("/", 1)[1]
+    r = requests.head(
+        f"{registry_url}/v2/{name}/manifests/{tag}", headers={"Accept": MANIFEST_V2}, timeout=10
+    )
+    assert r.status_code == 200
+    assert r.headers["Docker-Content-Digest"] == digest
+    by_digest = requests.get(
+        f"{registry_url}/v2/{name}/manifests/{digest}", headers={"Accept": MANIFEST_V2}, timeout=10
+    )
+    config_digest = by_digest.json()["config"]["digest"]
+    blob = requests.get(f"{registry_url}/v2/{name}/blobs/{config_digest}", timeout=10).json()
+    assert blob["config"]["Labels"] == image.labels
+
+
+def test_model_only_change_rebuilds_only_the_model_layer(
+    built, docker_client, local_platform, tmp_path, source, wheels, dataset
+):
+    from model_training import TrainingConfig, train
+    from model_training.artifact import write_model
+
+    other = train(TrainingConfig(C=0.5), dataset)
+    model_dir = tmp_path / "model"
+    write_model(other, model_dir)
+    image, _, _ = _build(
+        docker_client, local_platform, tmp_path, source, model_dir, wheels, "model2"
+    )
+    first, _, _ = built
+    # Everything up to the model COPY comes from cache; of the filesystem layers only the
+    # model's is new (the verify step's layer is empty, identical in both images).
+    new_layers = docker_client.images.get(image.reference).attrs["RootFS"]["Layers"]
+    old_layers = docker_client.images.get(first.reference).attrs["RootFS"]["Layers"]
+    assert len(new_layers) == len(old_layers)
+    assert len(set(new_layers) - set(old_layers)) == 1
+    assert new_layers[:-2] == old_layers[:-2]
+    assert image.cached_steps >= 8
+    assert image.labels["io.liveline.model.version"] == other.version
+    assert other.version != first.labels["io.liveline.model.version"]
+
+
+def test_build_refuses_a_model_from_another_sklearn(
+    docker_client, local_platform, tmp_path, source, wheels, model_dir
+):
+    card_path = model_dir / "model_card.json"
+    card = json.loads(card_path.read_text())
+    card["sklearn_version"] = "0.0.1"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(images.ImageError, match=r"trained with scikit-learn 0\.0\.1"):
+        _build(docker_client, local_platform, tmp_path, source, model_dir, wheels, "badsk")
+
+
+def test_export_takes_the_commit_not_the_working_tree(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO / "serving", repo / "serving")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    (repo / "serving" / "app.py").write_text("uncommitted edit")
+    out = tmp_path / "out"
+    images.export_commit(repo, "HEAD", out)
+    assert (out / "serving" / "app.py").read_text() != "uncommitted edit"
+    with pytest.raises(images.ImageError, match="cannot export"):
+        images.export_commit(repo, "no-such-ref", tmp_path / "out2")
