@@ -41,6 +41,8 @@ class BuiltImage:
     steps: int
     cached_steps: int
     labels: dict[str, str]
+    # Image ids of the finished stages, the last one being the image itself.
+    stage_ids: tuple[str, ...] = ()
 
 
 def export_commit(
@@ -99,11 +101,13 @@ def build(
     reference: str,
     buildargs: dict[str, str],
     timeout_s: int = 900,
+    nocache: bool = False,
 ) -> BuiltImage:
     """Build serving/Dockerfile in context; raise ImageError with the log tail on failure."""
     started = time.monotonic()
     lines: list[str] = []
     steps = cached = 0
+    stage_ids: list[str] = []
     try:
         # The low-level API streams the log; consume it once, as it arrives.
         for chunk in client.api.build(
@@ -113,12 +117,15 @@ def build(
             buildargs=buildargs,
             rm=True,
             forcerm=True,
+            nocache=nocache,
             decode=True,
             timeout=timeout_s,
         ):
             if "error" in chunk:
                 tail = "".join(lines[-15:])
                 raise ImageError(f"image build failed: {chunk['error'].strip()}\n{tail}")
+            if "ID" in chunk.get("aux", {}):
+                stage_ids.append(chunk["aux"]["ID"])
             text = chunk.get("stream", "")
             lines.append(text)
             steps += text.startswith("Step ")
@@ -134,6 +141,7 @@ def build(
         steps=steps,
         cached_steps=cached,
         labels=dict(image.labels),
+        stage_ids=tuple(stage_ids),
     )
 
 

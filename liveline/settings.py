@@ -34,8 +34,9 @@ class Settings:
     azurite_host: str = "127.0.0.1"
     azurite_port: int = 10000
     models_container: str = "models"
-    # Offline stand-in for python:3.11-slim.
-    base_image: str = "liveline/python-base:3.11-bookworm"
+    # Offline stand-in for python:3.11-slim; the tag's -rN names the recipe revision
+    # (liveline/localplatform/base_image.py).
+    base_image: str = "liveline/python-base:3.11-bookworm-r2"
     serving_repository: str = "liveline/serving"
     # Serving process.
     serve_host: str = "127.0.0.1"

@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from liveline.localplatform import processes
 from liveline.localplatform.commands import run_logged
 from liveline.localplatform.layout import AZURITE_PACKAGE_DIR, Layout
-from liveline.localplatform.report import Status
+from liveline.localplatform.report import Status, ownership
 from liveline.settings import AZURITE_ACCOUNT, AZURITE_KEY
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def install(layout: Layout) -> None:
 def status(layout: Layout) -> Status:
     ver = server_version(layout)
     ours = processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-    note = "started by liveline" if ours else ("external" if ver else "")
+    note = ownership(ver is not None, ours)
     return Status(
         NAME,
         ver is not None,

@@ -37,8 +37,18 @@ IMAGE_CHANGES = [
     'CMD ["python3"]',
     "LABEL org.liveline.base=debootstrap",
 ]
-# Removed after debootstrap: caches and docs only (copyright files stay).
-TRIM = ["var/cache/apt", "var/lib/apt/lists", "usr/share/man", "usr/share/info", "var/log"]
+# Removed after debootstrap: caches, docs (copyright files stay), message translations and
+# iconv modules (Python has its own codecs). Changing this list means bumping the base
+# image tag in liveline/settings.py, so that machines with the old image rebuild it.
+TRIM = [
+    "var/cache/apt",
+    "var/lib/apt/lists",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/lib/x86_64-linux-gnu/gconv",
+    "var/log",
+]
 
 
 def inspect(layout: Layout) -> dict[str, Any] | None:
@@ -69,13 +79,20 @@ def _unmount_below(root: Path) -> None:
         subprocess.run(["umount", "-l", point], check=False, timeout=60)
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
 def _trim(rootfs: Path) -> None:
     for rel in TRIM:
         for child in (rootfs / rel).glob("*"):
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+            _remove(child)
     for doc in (rootfs / "usr/share/doc").glob("*/*"):
         if doc.name != "copyright":
-            shutil.rmtree(doc) if doc.is_dir() and not doc.is_symlink() else doc.unlink()
+            _remove(doc)
     # python:3.11-slim has `python`; Debian only has `python3`.
     (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
 

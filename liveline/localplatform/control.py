@@ -83,6 +83,12 @@ def status(lay: Layout | None = None) -> list[Status]:
     image = (
         base_image.status(lay)
         if engine.running
-        else Status(base_image.NAME, False, lay.settings.base_image, note="engine stopped")
+        else Status(
+            base_image.NAME,
+            False,
+            lay.settings.base_image,
+            note="engine stopped",
+            states=("present", "unknown"),
+        )
     )
     return [engine, registry.status(lay), azurite.status(lay), image]

@@ -16,7 +16,7 @@ import requests
 
 from liveline.localplatform import apt, processes
 from liveline.localplatform.layout import DOCKER_SOCKET_DEFAULT, Layout
-from liveline.localplatform.report import Status
+from liveline.localplatform.report import Status, ownership
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,19 @@ def address(layout: Layout) -> str:
 
 
 def client(layout: Layout, timeout: int = 120) -> docker.DockerClient:
-    return docker.DockerClient(base_url=address(layout), timeout=timeout)
+    """A client for the engine; from_env also honours DOCKER_TLS_VERIFY/DOCKER_CERT_PATH."""
+    if layout.settings.docker_host:
+        return docker.DockerClient(base_url=layout.settings.docker_host, timeout=timeout)
+    return docker.from_env(timeout=timeout)
+
+
+def _own_pidfile_arg(layout: Layout) -> str:
+    # dockerd's own pidfile lives in our state folder; the argument also marks it as ours.
+    return f"--pidfile={layout.run / 'dockerd.self.pid'}"
 
 
 def _markers(layout: Layout) -> list[str]:
-    return ["dockerd", str(layout.run)]
+    return ["dockerd", _own_pidfile_arg(layout)]
 
 
 def version(layout: Layout) -> str | None:
@@ -51,7 +59,7 @@ def version(layout: Layout) -> str | None:
 def status(layout: Layout) -> Status:
     ver = version(layout)
     ours = processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-    note = "started by liveline" if ours else ("external" if ver else "")
+    note = ownership(ver is not None, ours)
     return Status(
         NAME, ver is not None, address(layout), ver or "-", str(layout.logfile(NAME)), note
     )
@@ -77,8 +85,7 @@ def up(layout: Layout) -> None:
             # No firewall changes on a shared machine; port publishing still works via
             # docker-proxy, and nothing here needs NAT to the outside.
             "--iptables=false",
-            # dockerd's own pidfile is in our state folder (also marks the process as ours).
-            f"--pidfile={layout.run / 'dockerd.self.pid'}",
+            _own_pidfile_arg(layout),
         ]
         pid = processes.start(NAME, cmd, layout.pidfile(NAME), logfile)
     processes.wait_for(

@@ -8,6 +8,7 @@ pid never makes us kill a stranger.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -27,13 +28,14 @@ class PlatformError(RuntimeError):
     """A component could not be brought up or down; the message says why and what to do."""
 
 
-def tail(path: Path, lines: int = 20) -> str:
-    """The last lines of a log file, for error messages."""
+def tail(path: Path, lines: int = 20, width: int = 300) -> str:
+    """The last lines of a log file's latest run (after our last "===" marker)."""
     try:
         text = path.read_text(errors="replace")
     except FileNotFoundError:
         return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:])
+    latest = text[text.rfind("\n=== ") + 1 :]
+    return "\n".join(line[:width] for line in latest.splitlines()[-lines:])
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -57,13 +59,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def is_ours(pid: int, markers: Sequence[str]) -> bool:
-    """True if pid is alive and its command line contains every marker."""
+def _argv(pid: int) -> list[str]:
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (FileNotFoundError, ProcessLookupError):
-        return False
-    return _alive(pid) and all(m in cmdline for m in markers)
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
+def is_ours(pid: int, markers: Sequence[str]) -> bool:
+    """True if pid is alive and every marker is one of its arguments (or an argument's
+    basename): whole arguments, so /state/run never matches /state/run2."""
+    argv = _argv(pid)
+    words = set(argv) | {Path(arg).name for arg in argv}
+    return bool(argv) and _alive(pid) and all(m in words for m in markers)
 
 
 def running_pid(pidfile: Path, markers: Sequence[str]) -> int | None:
@@ -90,6 +99,11 @@ def start(name: str, cmd: Sequence[str], pidfile: Path, logfile: Path) -> int:
             start_new_session=True,
         )
     _CHILDREN[proc.pid] = proc
+    # Right after exec, /proc/PID/cmdline can still read empty: wait for it, so an
+    # is_ours() check straight after start does not take our process for a stranger.
+    deadline = time.monotonic() + 2
+    while not _argv(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     pidfile.write_text(f"{proc.pid}\n")
     log.info("%s: started pid %d, log %s", name, proc.pid, logfile)
     return proc.pid
@@ -125,7 +139,8 @@ def stop(name: str, pidfile: Path, markers: Sequence[str], timeout: float = 30.0
     if pid is None:
         return False
     log.info("%s: stopping pid %d", name, pid)
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # it may have just exited
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)

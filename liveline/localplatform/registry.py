@@ -17,7 +17,7 @@ import requests
 
 from liveline.localplatform import apt, processes
 from liveline.localplatform.layout import Layout
-from liveline.localplatform.report import Status
+from liveline.localplatform.report import Status, ownership
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def _markers(layout: Layout) -> list[str]:
 def write_config(layout: Layout) -> None:
     config = {
         "version": 0.1,
-        "log": {"level": "info", "formatter": "text"},
+        # The access log repeats what the info-level request log already says.
+        "log": {"level": "info", "formatter": "text", "accesslog": {"disabled": True}},
         "storage": {
             "filesystem": {"rootdirectory": str(layout.registry_dir / "data")},
             "delete": {"enabled": True},
@@ -81,7 +82,7 @@ def _version() -> str:
 def status(layout: Layout) -> Status:
     up_now = answers(layout)
     ours = processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-    note = "started by liveline" if ours else ("external" if up_now else "")
+    note = ownership(up_now, ours)
     return Status(
         NAME, up_now, url(layout), _version() if up_now else "-", str(layout.logfile(NAME)), note
     )

@@ -28,6 +28,13 @@ class Status:
         )
 
 
+def ownership(answers: bool, ours: bool) -> str:
+    """The note for a service: who started it, or why it does not answer."""
+    if answers:
+        return "started by liveline" if ours else "external"
+    return "liveline started it but it does not answer" if ours else ""
+
+
 def table(statuses: list[Status]) -> str:
     header = f"{'COMPONENT':<14} {'STATE':<8} {'ADDRESS':<40} {'VERSION':<16} LOG"
     return "\n".join([header, *(s.line() for s in statuses)])

@@ -1,0 +1,42 @@
+"""Running one-shot install/build commands (apt-get, npm, debootstrap, pip) into a log.
+
+They run under `nice -n 19`: the machine is shared with latency benchmarks. Output goes
+to a log file, never to the terminal, so a failure can quote the log's last lines.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def run_logged(
+    cmd: Sequence[str],
+    logfile: Path,
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run cmd niced, appending its output to logfile; its exit code, -1 on timeout."""
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    full = ["nice", "-n", "19", *cmd]
+    with logfile.open("ab") as out:
+        out.write(f"\n=== {time.strftime('%F %T')} {full}\n".encode())
+        out.flush()
+        try:
+            return subprocess.run(
+                full,
+                cwd=cwd,
+                env=None if env is None else {**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            out.write(f"\n=== timed out after {timeout:.0f} s\n".encode())
+            return -1
