@@ -1,0 +1,1 @@
+"""The Liveline Dagster code location: the asset graph from model to live deployment."""

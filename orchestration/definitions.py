@@ -1,0 +1,5 @@
+"""Assembles the code location: assets, checks, resources, sensors and schedules."""
+
+from dagster import Definitions
+
+defs = Definitions()
