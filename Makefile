@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint format test unit demo up down status bench clean
+.PHONY: help venv lint format test unit demo up down status bench bench-image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ demo: venv up ## set up everything, train, build, run and score the service
 bench: venv ## /score throughput and latency under gunicorn (installs wrk)
 	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 	$(PY) bench/score_bench.py
+
+bench-image: venv up ## cold, model-only and code-only serving image builds
+	$(PY) bench/image_bench.py
 
 clean: down ## stop the platform and delete the state folder
 	rm -rf $(STATE)
