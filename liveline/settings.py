@@ -41,6 +41,14 @@ class Settings:
     # Serving process.
     serve_host: str = "127.0.0.1"
     serve_port: int = 8080
+    # Kubernetes: the local cluster (LIVELINE_KUBECONFIG points elsewhere, e.g. AKS).
+    kubeconfig: str = ""
+    kube_context: str = ""
+    k8s_overlay: str = "local"
+    k8s_namespace: str = "liveline"
+    k8s_deployment: str = "liveline-serving"
+    kube_apiserver_port: int = 6443
+    # --- asset graph settings (orchestration) below ---
 
     @property
     def registry(self) -> str:
@@ -49,6 +57,10 @@ class Settings:
     @property
     def blob_account_url(self) -> str:
         return f"http://{self.azurite_host}:{self.azurite_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return Path(self.kubeconfig) if self.kubeconfig else self.state_dir / "kubeconfig"
 
     @property
     def venv_dir(self) -> Path:
