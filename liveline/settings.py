@@ -49,6 +49,19 @@ class Settings:
     k8s_deployment: str = "liveline-serving"
     kube_apiserver_port: int = 6443
     # --- asset graph settings (orchestration) below ---
+    # Account holding the models container; empty: the local Azurite (blob_account_url).
+    # A real account (https://<name>.blob.core.windows.net) is reached with
+    # DefaultAzureCredential, never an account key.
+    models_account_url: str = ""
+    # Held-out metrics a model must reach to be published, "metric=minimum,...".
+    model_min_metrics: str = "accuracy=0.9,f1=0.9,roc_auc=0.95"
+    # The git repository and branch whose commits app_source follows; an empty branch
+    # means the branch checked out there, else main.
+    app_repo: Path = REPO_ROOT
+    app_branch: str = ""
+    # Registry login: "none" (the local registry) or "azure" (an ACR token exchanged
+    # from DefaultAzureCredential).
+    registry_auth: str = "none"
 
     @property
     def registry(self) -> str:

@@ -37,6 +37,14 @@ def _rewrite_card(model_dir, **changes):
     path.write_text(json.dumps(card))
 
 
+def _replace_artifact(model_dir, data: bytes) -> None:
+    """Swap in another artifact and make the card vouch for it, as an attacker could."""
+    (model_dir / "model.skops").write_bytes(data)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    card["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (model_dir / "model_card.json").write_text(json.dumps(card))
+
+
 def test_other_sklearn_version_is_refused(model_dir):
     _rewrite_card(model_dir, sklearn_version="9.9.9")
     with pytest.raises(ModelLoadError, match=r"trained with scikit-learn 9\.9\.9"):
@@ -46,21 +54,13 @@ def test_other_sklearn_version_is_refused(model_dir):
 def test_untrusted_types_are_refused(model_dir, dataset):
     # A valid archive whose card matches, but holding a type serving does not trust.
     model = HistGradientBoostingClassifier(max_iter=5).fit(dataset.features, dataset.target)
-    data = skops.io.dumps(model)
-    (model_dir / "model.skops").write_bytes(data)
-    card = json.loads((model_dir / "model_card.json").read_text())
-    card["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
-    (model_dir / "model_card.json").write_text(json.dumps(card))
+    _replace_artifact(model_dir, skops.io.dumps(model))
     with pytest.raises(ModelLoadError, match="does not trust"):
         load_model(model_dir)
 
 
 def test_garbage_artifact_with_matching_hash_is_refused(model_dir):
-    data = b"not a zip archive"
-    (model_dir / "model.skops").write_bytes(data)
-    card = json.loads((model_dir / "model_card.json").read_text())
-    card["artifact"]["sha256"] = hashlib.sha256(data).hexdigest()
-    (model_dir / "model_card.json").write_text(json.dumps(card))
+    _replace_artifact(model_dir, b"not a zip archive")
     with pytest.raises(ModelLoadError, match="not a readable skops archive"):
         load_model(model_dir)
 
