@@ -10,6 +10,7 @@ import sys
 COMMANDS = {
     "train": ("model_training.__main__", "train a model and write model.skops + card"),
     "platform": ("liveline.localplatform.__main__", "up | down | status of the local platform"),
+    "publish": ("liveline.publish", "publish a model to blob storage, or --list them"),
     "demo": ("liveline.demo", "train, build the serving image, run it and score"),
 }
 

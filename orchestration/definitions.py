@@ -1,5 +1,34 @@
-"""Assembles the code location: assets, checks, resources, sensors and schedules."""
+"""Assembles the code location: assets by stage, their checks, resources and jobs."""
 
-from dagster import Definitions
+from dagster import AssetSelection, Definitions, define_asset_job
 
-defs = Definitions()
+from orchestration.assets.blob import model_blob
+from orchestration.assets.image import app_source, registry_image, serving_image
+from orchestration.assets.model import trained_model, training_data
+from orchestration.checks import serving_image_smoke_test, trained_model_quality_gate
+from orchestration.resources.blob_store import BlobStoreResource
+from orchestration.resources.image_builder import ImageBuilderResource
+from orchestration.resources.registry import RegistryResource
+
+MODEL_ASSETS = [training_data, trained_model, model_blob]
+IMAGE_ASSETS = [app_source, serving_image, registry_image]
+# The cluster stage (orchestration/assets/cluster.py, group "cluster") joins here.
+ASSETS = [*MODEL_ASSETS, *IMAGE_ASSETS]
+CHECKS = [trained_model_quality_gate, serving_image_smoke_test]
+DEPLOY_GROUPS = ["model", "image"]  # + "cluster"
+
+# Every field empty: each resource resolves liveline.settings (LIVELINE_*) at run time.
+RESOURCES = {
+    "blob_store": BlobStoreResource(),
+    "image_builder": ImageBuilderResource(),
+    "registry": RegistryResource(),
+    # "cluster": the cluster resource (orchestration/resources/cluster.py)
+}
+
+deploy = define_asset_job(
+    "deploy",
+    selection=AssetSelection.groups(*DEPLOY_GROUPS),
+    description="From training data and a git commit to a smoke-tested image in the registry.",
+)
+
+defs = Definitions(assets=ASSETS, asset_checks=CHECKS, resources=RESOURCES, jobs=[deploy])

@@ -52,9 +52,12 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError, ProcessLookupError):
         return False
     if state == "Z":
-        child = _CHILDREN.pop(pid, None)
-        if child is not None:
-            child.poll()
+        # Reap it if it is our child. A multi-threaded process shows Z for its leader
+        # while its other threads still exit; waitpid cannot reap it yet, so keep the
+        # Popen until it can (dropping it early makes Python warn "still running").
+        child = _CHILDREN.get(pid)
+        if child is not None and child.poll() is not None:
+            del _CHILDREN[pid]
         return False
     return True
 

@@ -1,4 +1,4 @@
-"""The Dagster code location loads through workspace.yaml, as `dagster dev` would."""
+"""The Dagster code location: it loads, and the asset graph has the promised shape."""
 
 from __future__ import annotations
 
@@ -7,11 +7,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster import Definitions
+from dagster import AssetCheckKey, AssetKey, Definitions
 
 from orchestration.definitions import defs
 
 REPO = Path(__file__).resolve().parents[2]
+EDGES = {
+    "training_data": set(),
+    "trained_model": {"training_data"},
+    "model_blob": {"trained_model"},
+    "app_source": set(),
+    "serving_image": {"app_source", "model_blob"},
+    "registry_image": {"serving_image"},
+}
+GROUPS = {
+    "model": {"training_data", "trained_model", "model_blob"},
+    "image": {"app_source", "serving_image", "registry_image"},
+}
+BLOCKING_CHECKS = {
+    AssetCheckKey(AssetKey("trained_model"), "quality_gate"),
+    AssetCheckKey(AssetKey("serving_image"), "smoke_test"),
+}
 
 
 def test_definitions_are_loadable():
@@ -31,3 +47,34 @@ def test_workspace_validates_with_the_dagster_cli(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "liveline" in result.stdout + result.stderr
+
+
+def test_asset_graph_edges_and_groups():
+    graph = defs.resolve_asset_graph()
+    nodes = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
+    edges = {name: {p.to_user_string() for p in node.parent_keys} for name, node in nodes.items()}
+    assert edges == EDGES
+    for group, names in GROUPS.items():
+        assert {name for name, node in nodes.items() if node.group_name == group} == names
+
+
+def test_every_asset_has_a_code_version_and_a_description():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.code_version, key
+        assert node.description and "\n" not in node.description.strip(), key
+
+
+def test_checks_are_blocking():
+    graph = defs.resolve_asset_graph()
+    assert graph.asset_check_keys == BLOCKING_CHECKS
+    for key in BLOCKING_CHECKS:
+        assert graph.get_check_spec(key).blocking, key
+
+
+def test_deploy_job_covers_the_graph_and_its_checks():
+    job = defs.resolve_job_def("deploy")
+    selected = job.asset_layer.asset_graph
+    assert {k.to_user_string() for k in selected.get_all_asset_keys()} == set(EDGES)
+    assert job.asset_layer.asset_graph.asset_check_keys == BLOCKING_CHECKS

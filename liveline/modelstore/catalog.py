@@ -1,0 +1,188 @@
+"""Reading the store: list the valid versions, pick the newest, download one verified."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobProperties, ContainerClient
+
+from liveline.modelstore.base import ARTIFACT_FILE, CARD_FILE, UNCHANGED, ModelStoreError, sha256
+from serving.model import ModelCard, ModelLoadError, verify_artifact
+
+OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """One complete, consistent version in the store."""
+
+    name: str
+    version: str
+    artifact_sha256: str
+    artifact_size: int
+    artifact_etag: str
+    card_sha256: str
+    card_etag: str  # etags unquoted, as blob listings give them
+    published_at: datetime  # the card blob's last-modified time
+    artifact_url: str
+    card_url: str
+    card: dict = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Scan:
+    valid: list[PublishedModel]  # newest first
+    passed_over: dict[str, str]  # "<name>/<version>" -> why it is not valid
+
+
+def scan(container: ContainerClient, stop_at_first: bool = False) -> Scan:
+    """Valid versions newest first (by card upload), and why the others were passed over."""
+    groups: dict[str, dict[str, BlobProperties]] = {}
+    try:
+        for blob in container.list_blobs(include=["metadata"]):
+            prefix, _, file = blob.name.rpartition("/")
+            if prefix.count("/") == 1 and file in (ARTIFACT_FILE, CARD_FILE):
+                groups.setdefault(prefix, {})[file] = blob
+    except ResourceNotFoundError as e:
+        raise ModelStoreError(
+            f"there is no models container at {container.url}: publish a model first"
+        ) from e
+
+    def newest_first(item: tuple[str, dict[str, BlobProperties]]) -> tuple:
+        card = item[1].get(CARD_FILE)
+        return (card.last_modified, card.metadata.get("published_at", "")) if card else (OLDEST,)
+
+    valid: list[PublishedModel] = []
+    passed_over: dict[str, str] = {}
+    for prefix, blobs in sorted(groups.items(), key=newest_first, reverse=True):
+        card_blob, artifact_blob = blobs.get(CARD_FILE), blobs.get(ARTIFACT_FILE)
+        if card_blob is None:
+            passed_over[prefix] = "incomplete: no model card (a publish in progress or interrupted)"
+            continue
+        try:
+            if artifact_blob is None:
+                raise ModelStoreError(f"{prefix} has a model card but no artifact")
+            card = container.download_blob(card_blob.name, etag=card_blob.etag, **UNCHANGED)
+            valid.append(validate(container, prefix, card.readall(), card_blob, artifact_blob))
+        except (ModelStoreError, ResourceModifiedError, ResourceNotFoundError) as e:
+            passed_over[prefix] = str(e).splitlines()[0]
+            continue
+        if stop_at_first:
+            break
+    return Scan(valid, passed_over)
+
+
+def newest_valid(container: ContainerClient) -> tuple[PublishedModel, dict[str, str]]:
+    """The newest valid version, and the newer versions passed over (with reasons)."""
+    found = scan(container, stop_at_first=True)
+    if not found.valid:
+        reasons = "".join(f"\n  {p}: {why}" for p, why in found.passed_over.items())
+        raise ModelStoreError(f"no valid published model in {container.url}{reasons}")
+    return found.valid[0], found.passed_over
+
+
+def get(container: ContainerClient, name: str, version: str) -> PublishedModel:
+    """One published version, verified down to the artifact's bytes."""
+    model = read_version(container, f"{name}/{version}")
+    if model is None:
+        raise ModelStoreError(f"{name} {version} is not published in {container.url}")
+    return model
+
+
+def download(container: ContainerClient, model: PublishedModel, dest: Path) -> Path:
+    """Download exactly the listed blobs (by etag) into dest, verified as serving will."""
+    prefix = f"{model.name}/{model.version}"
+    try:
+        card_bytes = container.download_blob(
+            f"{prefix}/{CARD_FILE}", etag=model.card_etag, **UNCHANGED
+        ).readall()
+        artifact = container.download_blob(
+            f"{prefix}/{ARTIFACT_FILE}", etag=model.artifact_etag, **UNCHANGED
+        ).readall()
+    except (ResourceModifiedError, ResourceNotFoundError) as e:
+        raise ModelStoreError(
+            f"{prefix} changed or vanished since it was listed: published versions must "
+            "not change; find out who writes to them"
+        ) from e
+    try:
+        card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
+        verify_artifact(card, artifact)
+    except ModelLoadError as e:
+        raise ModelStoreError(f"refusing {prefix} from {container.url}: {e}") from e
+    if sha256(card_bytes) != model.card_sha256 or card.artifact_sha256 != model.artifact_sha256:
+        raise ModelStoreError(f"refusing {prefix}: its card is not the one that was listed")
+    dest.mkdir(parents=True, exist_ok=True)
+    # Files dated by their publication, not the download, so that builds stay cacheable.
+    stamp = model.published_at.timestamp()
+    for name, data in ((ARTIFACT_FILE, artifact), (CARD_FILE, card_bytes)):
+        (dest / name).write_bytes(data)
+        os.utime(dest / name, (stamp, stamp))
+    return dest
+
+
+def read_version(container: ContainerClient, prefix: str) -> PublishedModel | None:
+    """The version at prefix verified down to the artifact bytes; None if it has no card."""
+    try:
+        card = container.download_blob(f"{prefix}/{CARD_FILE}")
+    except ResourceNotFoundError:
+        return None
+    card_bytes = card.readall()
+    try:
+        artifact = container.download_blob(f"{prefix}/{ARTIFACT_FILE}")
+    except ResourceNotFoundError as e:
+        raise ModelStoreError(
+            f"{prefix} is published but its artifact is missing: investigate, then delete "
+            "its card and publish again"
+        ) from e
+    return validate(
+        container, prefix, card_bytes, card.properties, artifact.properties, artifact.readall()
+    )
+
+
+def validate(
+    container: ContainerClient,
+    prefix: str,
+    card_bytes: bytes,
+    card_props: BlobProperties,
+    artifact_props: BlobProperties,
+    artifact: bytes | None = None,
+) -> PublishedModel:
+    """The version if card and artifact agree with each other and with their metadata."""
+    try:
+        card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
+    except ModelLoadError as e:
+        raise ModelStoreError(str(e)) from e
+    problems = []
+    if f"{card.model_name}/{card.model_version}" != prefix:
+        problems.append(f"its card names {card.model_name} {card.model_version}")
+    if card_props.metadata.get("sha256") != sha256(card_bytes):
+        problems.append("the card's bytes do not match the sha256 in its blob metadata")
+    claimed = artifact_props.metadata.get("sha256")
+    if claimed != card.artifact_sha256:
+        problems.append(f"artifact blob metadata sha256 {claimed} is not the card's")
+    if artifact_props.size != card.raw["artifact"].get("size"):
+        problems.append(f"artifact size {artifact_props.size} is not the card's")
+    if artifact is not None and (actual := sha256(artifact)) != card.artifact_sha256:
+        problems.append(f"the artifact's sha256 {actual} is not the card's: corrupt or tampered")
+    if problems:
+        raise ModelStoreError(
+            f"{prefix} in {container.url} is inconsistent: {'; '.join(problems)}. Published "
+            "versions are never overwritten: investigate, delete its blobs, publish again"
+        )
+    return PublishedModel(
+        name=card.model_name,
+        version=card.model_version,
+        artifact_sha256=card.artifact_sha256,
+        artifact_size=artifact_props.size,
+        artifact_etag=artifact_props.etag.strip('"'),
+        card_sha256=sha256(card_bytes),
+        card_etag=card_props.etag.strip('"'),
+        published_at=card_props.last_modified,
+        artifact_url=f"{container.url}/{prefix}/{ARTIFACT_FILE}",
+        card_url=f"{container.url}/{prefix}/{CARD_FILE}",
+        card=card.raw,
+    )

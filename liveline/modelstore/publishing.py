@@ -1,0 +1,148 @@
+"""Publishing: artifact first, card last, never overwriting a published version."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
+
+from liveline.modelstore.base import (
+    ARTIFACT_FILE,
+    CARD_FILE,
+    UNCHANGED,
+    ModelStoreError,
+    ensure_container,
+    sha256,
+    shortfalls,
+)
+from liveline.modelstore.catalog import PublishedModel, read_version
+from serving.model import ModelCard, ModelLoadError, verify_artifact
+
+log = logging.getLogger(__name__)
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# An artifact without a card older than this is an interrupted publish that may be
+# replaced; a younger one is a publish in progress, left alone.
+STALE_PARTIAL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Publication:
+    model: PublishedModel
+    uploaded: bool  # False: the version was already published and nothing was written
+
+
+def publish(
+    container: ContainerClient,
+    model_dir: Path,
+    min_metrics: Mapping[str, float] | None = None,
+    stale_after: timedelta = STALE_PARTIAL,
+) -> Publication:
+    """Publish the model in model_dir; a version already published is kept as it is."""
+    card, card_bytes, artifact = read_model_dir(model_dir)
+    label = f"{card.model_name} {card.model_version}"
+    problems = shortfalls(card.raw.get("metrics") or {}, min_metrics or {})
+    if problems:
+        raise ModelStoreError(
+            f"refusing to publish {label}: below the quality gate: " + "; ".join(problems)
+        )
+    ensure_container(container)
+    prefix = f"{card.model_name}/{card.model_version}"
+    # Retrained elsewhere, the same version has other skops bytes: the published ones stay.
+    if (existing := read_version(container, prefix)) is not None:
+        log.info("%s is already published at %s", label, existing.card_url)
+        return Publication(existing, uploaded=False)
+    _put_artifact(
+        container.get_blob_client(f"{prefix}/{ARTIFACT_FILE}"), artifact, card, stale_after
+    )
+    metadata = {
+        **_metadata(card, card_bytes),
+        "artifact_sha256": card.artifact_sha256,
+        # Orders versions whose cards landed within the same second of last-modified.
+        "published_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+    }
+    try:
+        container.get_blob_client(f"{prefix}/{CARD_FILE}").upload_blob(
+            card_bytes,
+            overwrite=False,
+            metadata=metadata,
+            content_settings=ContentSettings(content_type="application/json"),
+        )
+    except ResourceExistsError:
+        log.info("%s was published concurrently; that publication stands", label)
+        return Publication(_read_back(container, prefix), uploaded=False)
+    log.info("published %s at %s", label, container.url)
+    return Publication(_read_back(container, prefix), uploaded=True)
+
+
+def read_model_dir(model_dir: Path) -> tuple[ModelCard, bytes, bytes]:
+    """The card, its bytes and the artifact; a folder whose files disagree is refused."""
+    try:
+        card_bytes = (model_dir / CARD_FILE).read_bytes()
+        card = ModelCard.from_json(card_bytes, source=str(model_dir / CARD_FILE))
+        artifact = (model_dir / card.artifact_file).read_bytes()
+        verify_artifact(card, artifact)
+    except OSError as e:
+        raise ModelStoreError(f"cannot read the model in {model_dir}: {e}") from e
+    except ModelLoadError as e:
+        raise ModelStoreError(f"refusing to publish {model_dir}: {e}") from e
+    for what, value in (("model_name", card.model_name), ("model_version", card.model_version)):
+        if not SAFE_NAME.match(value):
+            raise ModelStoreError(f"{model_dir}: {what} {value!r} cannot name a blob folder")
+    if card.artifact_file != ARTIFACT_FILE:
+        raise ModelStoreError(f"{model_dir}: the artifact must be named {ARTIFACT_FILE}")
+    return card, card_bytes, artifact
+
+
+def _read_back(container: ContainerClient, prefix: str) -> PublishedModel:
+    model = read_version(container, prefix)
+    if model is None:
+        raise ModelStoreError(f"{prefix} vanished from {container.url} right after publishing")
+    return model
+
+
+def _metadata(card: ModelCard, content: bytes) -> dict[str, str]:
+    return {
+        "sha256": sha256(content),
+        "model_name": card.model_name,
+        "model_version": card.model_version,
+    }
+
+
+def _put_artifact(
+    blob: BlobClient, artifact: bytes, card: ModelCard, stale_after: timedelta
+) -> None:
+    kwargs = {
+        "metadata": _metadata(card, artifact),
+        "content_settings": ContentSettings(content_type="application/octet-stream"),
+    }
+    try:
+        blob.upload_blob(artifact, overwrite=False, **kwargs)
+        return
+    except ResourceExistsError:
+        pass
+    # An artifact without a card: a publish of this version in progress, or interrupted.
+    props = blob.get_blob_properties()
+    existing = blob.download_blob(etag=props.etag, **UNCHANGED).readall()
+    if sha256(existing) == card.artifact_sha256 == props.metadata.get("sha256"):
+        return  # our very bytes: complete that upload with the card
+    age = datetime.now(UTC) - props.last_modified
+    if age < stale_after:
+        raise ModelStoreError(
+            f"{blob.blob_name} exists without a model card, {age.total_seconds():.0f} s old: "
+            f"another publish of this version is in progress; retry after {stale_after}"
+        )
+    log.warning("replacing %s, left without a card %s ago", blob.blob_name, age)
+    try:
+        blob.upload_blob(artifact, overwrite=True, etag=props.etag, **UNCHANGED, **kwargs)
+    except ResourceModifiedError as e:
+        raise ModelStoreError(
+            f"{blob.blob_name} changed while being replaced: another publish is in "
+            "progress; retry later"
+        ) from e

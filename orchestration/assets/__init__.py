@@ -1,0 +1,1 @@
+"""Assets by stage: model (data, training, blob), image (source, build, registry)."""

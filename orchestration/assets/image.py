@@ -1,0 +1,148 @@
+"""Stage "image": the app source at a commit, the serving image, the pushed image."""
+
+import tempfile
+from pathlib import Path
+
+import docker.errors
+from dagster import (
+    AssetCheckKey,
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from liveline import gitrepo, images, modelstore, settings
+from orchestration.assets.blob import model_blob
+from orchestration.facts import latest_metadata, require_passed
+from orchestration.resources.blob_store import BlobStoreResource
+from orchestration.resources.image_builder import ImageBuilderResource
+from orchestration.resources.registry import RegistryError, RegistryResource
+
+GROUP = "image"
+# A run tag naming the commit to build, for sensors that request runs per commit.
+COMMIT_TAG = "liveline/commit"
+SMOKE_CHECK = "smoke_test"
+
+
+class AppSourceConfig(Config):
+    """Which commit app_source records; every field may stay empty."""
+
+    commit: str = Field(
+        default="",
+        description="Revision to build. Empty: the liveline/commit run tag, else "
+        "the head of the branch.",
+    )
+    repo: str = Field(default="", description="Git repository. Empty: LIVELINE_APP_REPO.")
+    branch: str = Field(
+        default="", description="Branch. Empty: LIVELINE_APP_BRANCH, else the checked-out one."
+    )
+
+
+@asset(group_name=GROUP, code_version="1", kinds={"git"})
+def app_source(context: AssetExecutionContext, config: AppSourceConfig) -> MaterializeResult:
+    """The serving code at one exact git commit (the branch head unless one is asked for)."""
+    s = settings.load()
+    repo = Path(config.repo).resolve() if config.repo else s.app_repo
+    branch = config.branch or s.app_branch or gitrepo.checked_out_branch(repo)
+    revision = config.commit or context.run.tags.get(COMMIT_TAG) or branch
+    commit = gitrepo.resolve(repo, revision)
+    return MaterializeResult(
+        metadata={
+            "sha": commit.sha,
+            "repository": MetadataValue.path(str(repo)),
+            "branch": branch,
+            "requested": revision,
+            "author": commit.author,
+            "date": commit.date,
+            "message": MetadataValue.text(commit.message),
+        },
+        data_version=DataVersion(commit.sha),
+    )
+
+
+@asset(deps=[app_source, model_blob], group_name=GROUP, code_version="1", kinds={"docker"})
+def serving_image(
+    context: AssetExecutionContext,
+    image_builder: ImageBuilderResource,
+    blob_store: BlobStoreResource,
+    registry: RegistryResource,
+) -> MaterializeResult:
+    """The serving image: app_source's commit plus the newest valid published model."""
+    source = latest_metadata(context.instance, app_source.key)
+    with tempfile.TemporaryDirectory(prefix="liveline-model-") as tmp:
+        with blob_store.models() as container:
+            model, passed_over = modelstore.newest_valid(container)
+            model_dir = modelstore.download(container, model, Path(tmp))
+        for prefix, why in passed_over.items():
+            context.log.warning("passed over published model %s: %s", prefix, why)
+        tag = images.image_tag(source["sha"], model.version)
+        with image_builder.client() as client:
+            # Created = the commit's date, so an unchanged rebuild keeps its image id.
+            built = image_builder.build_serving_image(
+                client,
+                Path(source["repository"]),
+                source["sha"],
+                model_dir,
+                f"{registry.target().image}:{tag}",
+                created=source["date"],
+            )
+    return MaterializeResult(
+        metadata={
+            "image_id": built.image_id,
+            "reference": built.reference,
+            "tag": tag,
+            "revision": source["sha"],
+            "model_name": model.name,
+            "model_version": model.version,
+            "model_sha256": model.artifact_sha256,
+            "model_card_etag": model.card_etag,
+            "size": MetadataValue.int(built.size),
+            "build_seconds": MetadataValue.float(round(built.seconds, 2)),
+            "layers_reused": f"{built.cached_steps}/{built.steps} steps from cache",
+            "models_passed_over": MetadataValue.json(passed_over),
+        },
+        data_version=DataVersion(built.image_id),
+    )
+
+
+@asset(deps=[serving_image], group_name=GROUP, code_version="1", kinds={"docker"})
+def registry_image(
+    context: AssetExecutionContext,
+    image_builder: ImageBuilderResource,
+    registry: RegistryResource,
+) -> MaterializeResult:
+    """The smoke-tested serving image in the container registry, addressed by digest."""
+    built = latest_metadata(context.instance, serving_image.key)
+    # The blocking smoke test stops a bad image within a run; this also stops one when
+    # registry_image is materialized on its own.
+    check = AssetCheckKey(serving_image.key, SMOKE_CHECK)
+    require_passed(context.instance, check, image_id=built["image_id"])
+    target, tag = registry.target(), built["tag"]
+    with image_builder.client() as client:
+        try:
+            client.images.get(built["image_id"]).tag(target.image, tag)
+        except docker.errors.ImageNotFound as e:
+            raise Failure(f"image {built['image_id']} is gone: rematerialize serving_image") from e
+        registry.login(client)
+        digest = images.push(client, target.image, tag)
+    served = registry.manifest_digest(tag)
+    if served != digest:
+        raise RegistryError(
+            f"{target.image}:{tag} was pushed as {digest}, registry serves {served}"
+        )
+    return MaterializeResult(
+        metadata={
+            "reference": f"{target.image}@{digest}",
+            "tag": tag,
+            "digest": digest,
+            "image_id": built["image_id"],
+            "revision": built["revision"],
+            "model_version": built["model_version"],
+        },
+        data_version=DataVersion(digest),
+    )

@@ -1,0 +1,115 @@
+"""Stage "model": the training data snapshot and the model trained on it."""
+
+# No `from __future__ import annotations`: Dagster reads the config and resource
+# parameter annotations at definition time.
+
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+from pydantic import Field
+
+from liveline import modelstore, settings
+from model_training import TrainedModel, TrainingConfig, train
+from model_training.artifact import CARD_FILE, write_model
+from model_training.data import load_dataset
+from orchestration.facts import latest_metadata
+
+GROUP = "model"
+DEFAULTS = TrainingConfig()
+
+
+class TrainingRunConfig(Config):
+    """Run config for trained_model: the fields of model_training.TrainingConfig."""
+
+    model_name: str = DEFAULTS.model_name
+    random_state: int = DEFAULTS.random_state
+    test_size: float = Field(default=DEFAULTS.test_size, description="held-out share")
+    C: float = Field(default=DEFAULTS.C, description="inverse regularisation strength")
+    max_iter: int = DEFAULTS.max_iter
+    golden_rows: int = Field(default=DEFAULTS.golden_rows, description="smoke-test rows")
+
+    def training_config(self) -> TrainingConfig:
+        try:
+            return TrainingConfig(**{f.name: getattr(self, f.name) for f in fields(TrainingConfig)})
+        except ValueError as e:
+            raise Failure(f"invalid training config: {e}") from e
+
+
+@asset(group_name=GROUP, code_version="1", kinds={"python"})
+def training_data() -> MaterializeResult:
+    """The training data set, versioned by a fingerprint of its content."""
+    data = load_dataset()
+    return MaterializeResult(
+        metadata={
+            "dataset": data.name,
+            "fingerprint": data.fingerprint,
+            "rows": len(data.target),
+            "features": len(data.feature_names),
+            "classes": MetadataValue.json(list(data.target_names)),
+        },
+        data_version=DataVersion(data.fingerprint),
+    )
+
+
+@asset(deps=[training_data], group_name=GROUP, code_version="1", kinds={"scikitlearn"})
+def trained_model(context: AssetExecutionContext, config: TrainingRunConfig) -> MaterializeResult:
+    """A classifier trained and evaluated on the training data, with its model card."""
+    data = load_dataset()
+    expected = latest_metadata(context.instance, training_data.key)["fingerprint"]
+    if data.fingerprint != expected:
+        raise Failure(f"the data set is no longer training_data's {expected}: rematerialize it")
+    model = train(config.training_config(), data)
+    model_dir = store_model(model, settings.load().models_dir)
+    card = json.loads((model_dir / CARD_FILE).read_text())
+    return MaterializeResult(
+        metadata={
+            "model_name": model.config.model_name,
+            "model_version": model.version,
+            **{name: MetadataValue.float(value) for name, value in model.metrics.items()},
+            "path": MetadataValue.path(str(model_dir)),
+            "artifact_sha256": card["artifact"]["sha256"],
+            "model_card": MetadataValue.md(card_markdown(card)),
+        },
+        data_version=DataVersion(model.version),
+    )
+
+
+def store_model(model: TrainedModel, models_dir: Path) -> Path:
+    """<models_dir>/<version>: an intact folder of this very model is kept, else rewritten."""
+    model_dir = models_dir / model.version
+    try:
+        card, _, _ = modelstore.read_model_dir(model_dir)
+        if card.model_name == model.config.model_name:
+            return model_dir
+    except modelstore.ModelStoreError:
+        pass
+    write_model(model, model_dir)
+    return model_dir
+
+
+def card_markdown(card: dict) -> str:
+    """The model card as a short Markdown document for the Dagster UI."""
+    data = card["training_data"]
+    rows = [
+        ("model", f"{card['model_name']} `{card['model_version']}`"),
+        *((name, f"{value:.4f}") for name, value in card["metrics"].items()),
+        ("training data", f"{data['name']} `{data['fingerprint'][:12]}`"),
+        ("split", f"{data['n_train']} train / {data['n_test']} test rows"),
+        ("config", ", ".join(f"{k}={v}" for k, v in card["config"].items())),
+        ("scikit-learn", card["sklearn_version"]),
+        ("artifact", f"{card['artifact']['file']}, sha256 `{card['artifact']['sha256']}`"),
+        ("classes", ", ".join(card["class_names"])),
+        ("created", card["created_at"]),
+    ]
+    lines = ["| field | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
+    return "\n".join(lines)

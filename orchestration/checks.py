@@ -1,0 +1,57 @@
+"""Blocking asset checks: a model below the quality gate never reaches blob storage, and
+an image that fails its smoke test is never pushed."""
+
+from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
+
+from liveline import modelstore, settings, smoke
+from orchestration.assets.image import SMOKE_CHECK, serving_image
+from orchestration.assets.model import trained_model
+from orchestration.facts import latest_metadata
+from orchestration.resources.blob_store import BlobStoreResource
+from orchestration.resources.image_builder import ImageBuilderResource
+
+
+@asset_check(asset=trained_model, name="quality_gate", blocking=True)
+def trained_model_quality_gate(context: AssetCheckExecutionContext) -> AssetCheckResult:
+    """Held-out metrics reach their minimums (LIVELINE_MODEL_MIN_METRICS)."""
+    facts = latest_metadata(context.instance, trained_model.key)
+    minimums = modelstore.parse_min_metrics(settings.load().model_min_metrics)
+    metrics = {name: value for name, value in facts.items() if isinstance(value, float)}
+    problems = modelstore.shortfalls(metrics, minimums)
+    return AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or "every metric reaches its minimum",
+        metadata={
+            "model_version": facts["model_version"],
+            **{f"min_{name}": MetadataValue.float(value) for name, value in minimums.items()},
+        },
+    )
+
+
+@asset_check(asset=serving_image, name=SMOKE_CHECK, blocking=True)
+def serving_image_smoke_test(
+    context: AssetCheckExecutionContext,
+    image_builder: ImageBuilderResource,
+    blob_store: BlobStoreResource,
+) -> AssetCheckResult:
+    """The container starts hardened, names its commit and model, and scores the golden set."""
+    facts = latest_metadata(context.instance, serving_image.key)
+    with blob_store.models() as container:
+        model = modelstore.get(container, facts["model_name"], facts["model_version"])
+    metadata = {"image_id": facts["image_id"], "model_version": model.version}
+    if model.card_etag != facts["model_card_etag"]:
+        return AssetCheckResult(
+            passed=False, metadata=metadata, description="the model card changed since the build"
+        )
+    with image_builder.client() as client:
+        try:
+            # By image id: the tag may have moved since the build.
+            name = f"liveline-smoke-{context.run.run_id[:12]}"
+            with smoke.running(client, facts["image_id"], name=name) as base:
+                version = smoke.smoke_test(base, model.card, facts["revision"])
+        except smoke.SmokeTestError as e:
+            context.log.error("%s", e)
+            return AssetCheckResult(passed=False, metadata=metadata, description=str(e)[:1000])
+    return AssetCheckResult(
+        passed=True, metadata={**metadata, "version": MetadataValue.json(version)}
+    )

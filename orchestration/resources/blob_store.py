@@ -1,0 +1,55 @@
+"""Azure Blob Storage holding the published models, through dagster-azure.
+
+Locally the Azurite emulator with its public, well-known dev key; against a real account
+(LIVELINE_MODELS_ACCOUNT_URL) DefaultAzureCredential, i.e. workload identity or
+`az login`: no account key ever passes through configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from azure.storage.blob import ContainerClient
+from dagster import ConfigurableResource
+from dagster_azure.blob import (
+    AzureBlobStorageDefaultCredential,
+    AzureBlobStorageKeyCredential,
+    AzureBlobStorageResource,
+)
+from pydantic import Field
+
+from liveline import modelstore, settings
+
+
+class BlobStoreResource(ConfigurableResource):
+    """The models container in Azure Blob Storage (the local Azurite by default)."""
+
+    account_url: str = Field(
+        default="",
+        description="Blob account URL. Empty: LIVELINE_MODELS_ACCOUNT_URL, else the local Azurite.",
+    )
+    container: str = Field(
+        default="", description="Models container. Empty: LIVELINE_MODELS_CONTAINER (models)."
+    )
+
+    def resolved_account_url(self) -> str:
+        return self.account_url or modelstore.account_url(settings.load())
+
+    def container_name(self) -> str:
+        return self.container or settings.load().models_container
+
+    def storage(self) -> AzureBlobStorageResource:
+        """dagster-azure's resource with the credential that fits the account."""
+        url = self.resolved_account_url()
+        if modelstore.is_emulator(url):
+            credential = AzureBlobStorageKeyCredential(key=settings.AZURITE_KEY)
+        else:
+            credential = AzureBlobStorageDefaultCredential()
+        return AzureBlobStorageResource(account_url=url, credential=credential)
+
+    @contextmanager
+    def models(self) -> Iterator[ContainerClient]:
+        """A client for the models container."""
+        with self.storage().get_client() as service:
+            yield service.get_container_client(self.container_name())

@@ -1,0 +1,185 @@
+"""The deploy job against the real platform: from training data to a digest in the registry.
+
+One module-wide Dagster instance and models container; the repository's own git history
+is the app source, and temporary clones carry the commits a test needs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+from dagster import AssetKey, instance_for_test, materialize
+
+from liveline import settings
+from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
+
+pytestmark = pytest.mark.integration
+
+REPOSITORY = "liveline/serving-graph-test"
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+ASSET_NAMES = {a.key.to_user_string() for a in ASSETS}
+
+
+@pytest.fixture(scope="module")
+def graph(docker_client, blob_service, registry_url):
+    """The deploy job run once, configured through LIVELINE_* as in production."""
+    container = f"test-graph-{uuid.uuid4().hex[:12]}"
+    with pytest.MonkeyPatch.context() as env, instance_for_test() as instance:
+        env.setenv("LIVELINE_MODELS_CONTAINER", container)
+        env.setenv("LIVELINE_SERVING_REPOSITORY", REPOSITORY)
+        env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+        result = defs.resolve_job_def("deploy").execute_in_process(instance=instance)
+        ns = SimpleNamespace(
+            instance=instance,
+            result=result,
+            deployed={name: facts(instance, name) for name in ASSET_NAMES if result.success},
+            container=blob_service.get_container_client(container),
+            docker=docker_client,
+            registry_url=registry_url,
+            throwaway=[],  # images of commits made up by a test
+        )
+        yield ns
+    blob_service.delete_container(container)
+    for image_id in ns.throwaway:
+        docker_client.images.remove(image_id, force=True)
+
+
+def facts(instance, name: str) -> dict:
+    event = instance.get_latest_materialization_event(AssetKey(name))
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def data_versions(result) -> dict[str, str]:
+    return {
+        e.asset_key.to_user_string(): e.event_specific_data.materialization.tags[
+            "dagster/data_version"
+        ]
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def layers(docker_client, image_id: str) -> list[str]:
+    return docker_client.images.get(image_id).attrs["RootFS"]["Layers"]
+
+
+def clone_at(tmp_path: Path, source: str, revision: str) -> Path:
+    repo = tmp_path / "app"
+    subprocess.run(["git", "clone", "-q", source, str(repo)], check=True, timeout=60)
+    git(repo, "checkout", "-q", "-B", "main", revision)
+    return repo
+
+
+def git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def build(graph, run_config: dict, selection: list[str]):
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        instance=graph.instance,
+        resources=RESOURCES,
+        selection=selection,
+        run_config={"ops": run_config},
+    )
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    return facts(graph.instance, "serving_image")
+
+
+def test_deploy_materializes_every_asset_and_passes_every_check(graph):
+    assert graph.result.success
+    assert set(data_versions(graph.result)) == ASSET_NAMES
+    checks = {c.check_name: c.passed for c in graph.result.get_asset_check_evaluations()}
+    assert checks == {"quality_gate": True, "smoke_test": True}
+
+
+def test_data_versions_and_metadata_trace_the_lineage(graph, trained, dataset):
+    versions = data_versions(graph.result)
+    source, image, pushed = (
+        facts(graph.instance, n) for n in ("app_source", "serving_image", "registry_image")
+    )
+    assert versions["training_data"] == dataset.fingerprint
+    assert versions["trained_model"] == versions["model_blob"] == trained.version
+    assert versions["app_source"] == source["sha"]
+    assert git(settings.REPO_ROOT, "cat-file", "-t", source["sha"]) == "commit"
+    assert source["repository"] == str(settings.REPO_ROOT)
+    assert versions["serving_image"] == image["image_id"]
+    labels = graph.docker.images.get(image["image_id"]).labels
+    assert labels["org.opencontainers.image.revision"] == source["sha"]
+    assert labels["io.liveline.model.version"] == trained.version
+    assert image["tag"] == f"{source['sha'][:12]}-{trained.version}"
+    assert versions["registry_image"] == pushed["digest"]
+    assert pushed["reference"] == f"127.0.0.1:5000/{REPOSITORY}@{pushed['digest']}"
+    head = requests.head(
+        f"{graph.registry_url}/v2/{REPOSITORY}/manifests/{pushed['tag']}",
+        headers={"Accept": MANIFEST_V2},
+        timeout=10,
+    )
+    assert head.headers["Docker-Content-Digest"] == pushed["digest"]
+
+
+def test_the_model_is_in_blob_storage_and_no_secret_in_metadata(graph, trained):
+    blob = facts(graph.instance, "model_blob")
+    names = {b.name: b for b in graph.container.list_blobs(include=["metadata"])}
+    prefix = f"{trained.config.model_name}/{trained.version}"
+    assert set(names) == {f"{prefix}/model.skops", f"{prefix}/model_card.json"}
+    assert names[f"{prefix}/model.skops"].metadata["sha256"] == blob["artifact_sha256"]
+    assert blob["card_url"].endswith(f"{graph.container.container_name}/{prefix}/model_card.json")
+    assert graph.container.get_container_properties().public_access is None
+    for name in ASSET_NAMES:
+        assert settings.AZURITE_KEY not in str(facts(graph.instance, name))
+
+
+def test_code_only_change_rebuilds_the_code_layer_not_the_dependencies(graph, tmp_path):
+    before, source = graph.deployed["serving_image"], graph.deployed["app_source"]
+    repo = clone_at(tmp_path, source["repository"], before["revision"])
+    with (repo / "serving" / "__init__.py").open("a") as f:
+        f.write(f"# code-only change {uuid.uuid4().hex}\n")
+    git(repo, "commit", "-qam", "code-only change")
+    after = build(
+        graph, {"app_source": {"config": {"repo": str(repo)}}}, ["app_source", "serving_image"]
+    )
+    assert after["revision"] == git(repo, "rev-parse", "HEAD")
+    assert after["model_version"] == before["model_version"]
+    old, new = layers(graph.docker, before["image_id"]), layers(graph.docker, after["image_id"])
+    # Base and dependency layers are reused. The code layer is new; the model layer after
+    # it is copied again: the same files, but the classic builder stamps the directories
+    # it creates with the build time, so its digest differs too.
+    assert len(new) == len(old)
+    assert new[:-2] == old[:-2]
+    assert new[-2] != old[-2]
+    graph.throwaway.append(after["image_id"])
+
+
+def test_model_only_change_rebuilds_only_the_model_layer(graph):
+    before, source = graph.deployed["serving_image"], graph.deployed["app_source"]
+    materialize(
+        [*ASSETS, *CHECKS],
+        instance=graph.instance,
+        resources=RESOURCES,
+        selection=["trained_model", "model_blob"],
+        run_config={"ops": {"trained_model": {"config": {"C": 0.5}}}},
+    )
+    published = facts(graph.instance, "model_blob")
+    assert published["model_version"] != before["model_version"]
+    app = {"repo": source["repository"], "commit": before["revision"]}
+    after = build(graph, {"app_source": {"config": app}}, ["app_source", "serving_image"])
+    assert after["model_version"] == published["model_version"]  # the newest published
+    assert after["revision"] == before["revision"]
+    old, new = layers(graph.docker, before["image_id"]), layers(graph.docker, after["image_id"])
+    assert len(new) == len(old)
+    assert new[:-1] == old[:-1]
+    assert new[-1] != old[-1]
+
+
+def test_an_unchanged_rebuild_keeps_its_image_id(graph):
+    before = facts(graph.instance, "serving_image")
+    source = facts(graph.instance, "app_source")
+    app = {"repo": source["repository"], "commit": before["revision"]}
+    after = build(graph, {"app_source": {"config": app}}, ["app_source", "serving_image"])
+    assert after["image_id"] == before["image_id"]

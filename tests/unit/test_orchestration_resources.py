@@ -1,0 +1,95 @@
+"""Resources resolve their configuration at run time: fields, then LIVELINE_*, then defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from liveline import settings
+from orchestration.definitions import defs
+from orchestration.resources.blob_store import BlobStoreResource
+from orchestration.resources.image_builder import ImageBuilderResource
+from orchestration.resources.registry import RegistryResource, parse_target
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in (
+        "MODELS_ACCOUNT_URL",
+        "MODELS_CONTAINER",
+        "REGISTRY_HOST",
+        "REGISTRY_PORT",
+        "REGISTRY_AUTH",
+        "SERVING_REPOSITORY",
+        "BASE_IMAGE",
+        "DOCKER_HOST",
+    ):
+        monkeypatch.delenv(f"LIVELINE_{name}", raising=False)
+
+
+def test_blob_store_defaults_to_azurite_with_the_dev_key():
+    store = defs.resources["blob_store"]
+    storage = store.storage()
+    assert storage.account_url == settings.load().blob_account_url
+    assert storage.credential.credential_type == "key"
+    assert store.container_name() == "models"
+
+
+def test_blob_store_reads_the_environment_at_run_time_not_import(monkeypatch):
+    store = defs.resources["blob_store"]  # built at import, before these variables exist
+    monkeypatch.setenv("LIVELINE_MODELS_ACCOUNT_URL", "https://acct.blob.core.windows.net")
+    monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", "models-prod")
+    storage = store.storage()
+    assert storage.account_url == "https://acct.blob.core.windows.net"
+    # A real account never gets an account key: DefaultAzureCredential (workload identity).
+    assert storage.credential.credential_type == "default_azure_credential"
+    assert store.container_name() == "models-prod"
+    assert BlobStoreResource(container="mine").container_name() == "mine"
+
+
+def test_image_builder_fields_beat_the_environment(monkeypatch):
+    monkeypatch.setenv("LIVELINE_BASE_IMAGE", "python:3.11-slim")
+    assert defs.resources["image_builder"].resolved().base_image == "python:3.11-slim"
+    assert ImageBuilderResource(base_image="x/base:1").resolved().base_image == "x/base:1"
+
+
+def test_registry_defaults_to_the_local_registry():
+    target = defs.resources["registry"].target()
+    assert (target.host, target.repository, target.auth) == (
+        "127.0.0.1:5000",
+        "liveline/serving",
+        "none",
+    )
+    assert target.api == "http://127.0.0.1:5000/v2"
+    assert target.image == "127.0.0.1:5000/liveline/serving"
+
+
+def test_registry_for_acr_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LIVELINE_REGISTRY_HOST", "liveline.azurecr.io")
+    monkeypatch.setenv("LIVELINE_REGISTRY_PORT", "443")
+    monkeypatch.setenv("LIVELINE_REGISTRY_AUTH", "azure")
+    target = defs.resources["registry"].target()
+    assert target.host == "liveline.azurecr.io"
+    assert target.auth == "azure"
+    assert target.api == "https://liveline.azurecr.io/v2"
+
+
+@pytest.mark.parametrize(
+    ("host", "repository", "auth", "problem"),
+    [
+        ("127.0.0.1:5000", "liveline/serving", "password", "not one of none, azure"),
+        ("127.0.0.1:5000", "liveline/serving", "azure", "needs an ACR host"),
+        ("127.0.0.1:5000", "Liveline/Serving", "none", "not a valid image name"),
+        ("127.0.0.1:5000", "liveline//serving", "none", "not a valid image name"),
+    ],
+)
+def test_registry_config_is_refused_with_the_reason(host, repository, auth, problem):
+    with pytest.raises(ValueError, match=problem):
+        parse_target(host, repository, auth)
+    with pytest.raises(ValueError, match=problem):
+        RegistryResource(host=host, repository=repository, auth=auth).target()
+
+
+def test_registry_resource_holds_no_secret_field():
+    # Production logs in with a token exchanged at run time, never a configured password.
+    assert set(RegistryResource.model_fields) == {"host", "repository", "auth"}
+    assert set(BlobStoreResource.model_fields) == {"account_url", "container"}
