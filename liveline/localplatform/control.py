@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-from liveline.localplatform import azurite, base_image, docker_engine, layout, registry
+from liveline.localplatform import (
+    azurite,
+    base_image,
+    docker_engine,
+    k8s_cluster,
+    layout,
+    registry,
+)
 from liveline.localplatform.layout import Layout
 from liveline.localplatform.processes import PlatformError
 from liveline.localplatform.report import Status
@@ -27,6 +34,7 @@ SERVICES: dict[str, ModuleType] = {
     docker_engine.NAME: docker_engine,
     registry.NAME: registry,
     azurite.NAME: azurite,
+    k8s_cluster.NAME: k8s_cluster,
 }
 COMPONENTS = [*SERVICES, base_image.NAME]
 
@@ -91,4 +99,4 @@ def status(lay: Layout | None = None) -> list[Status]:
             states=("present", "unknown"),
         )
     )
-    return [engine, registry.status(lay), azurite.status(lay), image]
+    return [engine, registry.status(lay), azurite.status(lay), k8s_cluster.status(lay), image]

@@ -53,6 +53,8 @@ def isolated(local_platform: Layout, tmp_path: Path) -> Iterator[Layout]:
         state_dir=tmp_path / "state",
         registry_port=_free_port(),
         azurite_port=_free_port(),
+        # The shared cluster, seen as an external one: no second build or cluster.
+        kubeconfig=str(local_platform.settings.kubeconfig_path),
     )
     lay = _SharedNpmLayout(settings, npm_dir=local_platform.azurite_dir)
     yield lay
@@ -108,7 +110,7 @@ def test_up_of_the_running_platform_is_fast(local_platform: Layout) -> None:
     elapsed = time.monotonic() - started
     assert cli.returncode == 0, cli.stderr
     assert elapsed < 10, f"a warm `up` took {elapsed:.1f} s"
-    assert len(re.findall(r"\b(running|present)\b", cli.stdout)) == 4, cli.stdout
+    assert len(re.findall(r"\b(running|present)\b", cli.stdout)) == 5, cli.stdout
 
 
 def test_down_leaves_an_engine_it_did_not_start_alone(

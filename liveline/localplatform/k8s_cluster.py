@@ -1,0 +1,196 @@
+"""The local Kubernetes cluster standing in for AKS: real control plane, kwok node.
+
+kwokctl (binary runtime) runs etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and the kwok controller from the binaries compiled by k8s_build, all bound
+to 127.0.0.1, with its state in <state>/k8s/kwok and the kubeconfig at
+settings.kubeconfig_path (never ~/.kube/config). `down` stops the cluster and keeps its
+etcd data, so the next `up` is a warm start. With LIVELINE_KUBECONFIG set, the cluster
+is someone else's (e.g. AKS): `up` only checks that it answers and `down` leaves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import kubernetes
+
+from liveline.localplatform import k8s_build, processes
+from liveline.localplatform.commands import run_logged
+from liveline.localplatform.layout import Layout
+from liveline.localplatform.report import Status
+
+log = logging.getLogger(__name__)
+
+NAME = "kubernetes"
+CLUSTER = "liveline"
+NODE = "kwok-node-0"
+START_TIMEOUT_S = 180.0
+STAGES = k8s_build.TOOLS / "stages.yaml"
+NODE_MANIFEST = k8s_build.TOOLS / "node.yaml"
+
+
+def external(layout: Layout) -> bool:
+    return bool(layout.settings.kubeconfig)
+
+
+def workdir(layout: Layout) -> Path:
+    return layout.state / "k8s" / "kwok"
+
+
+def env(layout: Layout) -> dict[str, str]:
+    """Keeps kwokctl and kubectl out of the home folder (~/.kwok, ~/.kube)."""
+    return {
+        "KWOK_WORKDIR": str(workdir(layout)),
+        "KUBECONFIG": str(layout.settings.kubeconfig_path),
+        "KUBECACHEDIR": str(layout.state / "k8s" / "kube-cache"),
+    }
+
+
+def api_client(layout: Layout) -> kubernetes.client.ApiClient:
+    """A client for the configured cluster (local kubeconfig, or LIVELINE_KUBECONFIG)."""
+    s = layout.settings
+    return kubernetes.config.new_client_from_config(
+        config_file=str(s.kubeconfig_path), context=s.kube_context or None
+    )
+
+
+def version(layout: Layout) -> str | None:
+    if not layout.settings.kubeconfig_path.is_file():
+        return None
+    try:
+        with api_client(layout) as api:
+            return kubernetes.client.VersionApi(api).get_code(_request_timeout=3).git_version
+    except Exception:  # any failure to answer means "not running"
+        return None
+
+
+def _config(layout: Layout) -> Path:
+    b = k8s_build.bin_dir(layout)
+    path = layout.state / "k8s" / "kwokctl.yaml"
+    path.write_text(f"""apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeApiserverPort: {layout.settings.kube_apiserver_port}
+  kubeVersion: {_kube_version(b)}
+  cacheDir: {workdir(layout)}/cache
+  kubeApiserverBinary: {b}/kube-apiserver
+  kubeControllerManagerBinary: {b}/kube-controller-manager
+  kubeSchedulerBinary: {b}/kube-scheduler
+  kubectlBinary: {b}/kubectl
+  etcdBinary: {b}/etcd
+  kwokControllerBinary: {b}/kwok
+  # Not built: paths that do not exist make kwokctl fail instead of downloading them.
+  etcdctlBinary: {b}/etcdctl.not-built
+  etcdutlBinary: {b}/etcdutl.not-built
+  kectlBinary: {b}/kectl.not-built
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  # Keep the kubernetes Service on loopback; loopback endpoints are refused by the
+  # endpoint reconciler, so it is off (kwok pods never call the API).
+  - key: advertise-address
+    value: 127.0.0.1
+  - key: endpoint-reconciler-type
+    value: none
+- name: kwok-controller
+  extraArgs:
+  - key: node-ip
+    value: 127.0.0.1
+  # Only nodes annotated as fake: a real kubelet node must never be taken over.
+  - key: manage-all-nodes
+    value: "false"
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
+  # kwok's default pod range overlaps the apiserver's service range.
+  - key: cidr
+    value: 10.244.0.0/16
+""")
+    return path
+
+
+def _kube_version(bin_dir: Path) -> str:
+    out = subprocess.run([str(bin_dir / "kube-apiserver"), "--version"], capture_output=True,
+                         text=True, timeout=30, check=True).stdout  # fmt: skip
+    return out.split()[-1]  # "Kubernetes v1.35.4"
+
+
+def _kwokctl(layout: Layout, *args: str, timeout: float = START_TIMEOUT_S) -> None:
+    logfile = layout.logfile(NAME)
+    cmd = [str(k8s_build.binary(layout, "kwokctl")), "--name", CLUSTER, *args]
+    if run_logged(cmd, logfile, timeout, env=env(layout)) != 0:
+        raise processes.PlatformError(
+            f"{NAME}: `kwokctl {' '.join(args)}` failed. Last lines of {logfile}:\n"
+            f"{processes.tail(logfile)}\nComponent logs: {workdir(layout)}/clusters/{CLUSTER}/"
+            f"logs. Is port {layout.settings.kube_apiserver_port} taken? Set "
+            f"LIVELINE_KUBE_APISERVER_PORT, or `make down` and `make up` again."
+        )
+
+
+def kubectl(layout: Layout, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the built kubectl against the configured cluster."""
+    cmd = [str(k8s_build.binary(layout, "kubectl")), *args]
+    return subprocess.run(cmd, env={**os.environ, **env(layout)}, capture_output=True,
+                          text=True, timeout=timeout, check=False)  # fmt: skip
+
+
+def _exists(layout: Layout) -> bool:
+    return (workdir(layout) / "clusters" / CLUSTER / "kwok.yaml").is_file()
+
+
+def up(layout: Layout) -> None:
+    if external(layout):
+        if version(layout) is None:
+            raise processes.PlatformError(
+                f"{NAME}: the cluster in LIVELINE_KUBECONFIG={layout.settings.kubeconfig} "
+                f"does not answer; check the context ({layout.settings.kube_context or 'current'})"
+            )
+        return
+    k8s_build.ensure_built(layout)
+    if version(layout) is None:
+        started = time.monotonic()
+        if _exists(layout):
+            log.info("%s: starting the existing cluster", NAME)
+            _kwokctl(layout, "start", "cluster", "--kubeconfig", env(layout)["KUBECONFIG"],
+                     "--wait", "120s")  # fmt: skip
+        else:
+            log.info("%s: creating the cluster (kwokctl, binary runtime)", NAME)
+            _kwokctl(layout, "-c", str(_config(layout)), "-c", str(STAGES), "create", "cluster",
+                     "--kubeconfig", env(layout)["KUBECONFIG"], "--wait", "120s")  # fmt: skip
+        log.info("%s: control plane answers after %.1f s", NAME, time.monotonic() - started)
+    _ensure_node(layout)
+
+
+def _ensure_node(layout: Layout) -> None:
+    steps = [
+        ("apply", "--server-side", "--field-manager=liveline", "-f", str(NODE_MANIFEST)),
+        ("wait", f"node/{NODE}", "--for=condition=Ready", "--timeout=60s"),
+        # Pods need the default ServiceAccount, which the controller-manager makes a bit later.
+        ("wait", "-n", "default", "serviceaccount/default", "--for=create", "--timeout=60s"),
+    ]
+    for args in steps:
+        out = kubectl(layout, *args)
+        if out.returncode != 0:
+            raise processes.PlatformError(
+                f"{NAME}: `kubectl {' '.join(args)}` failed: {out.stderr.strip()}\n"
+                f"Component logs: {workdir(layout)}/clusters/{CLUSTER}/logs"
+            )
+
+
+def down(layout: Layout) -> bool:
+    if external(layout) or not _exists(layout) or version(layout) is None:
+        return False
+    _kwokctl(layout, "stop", "cluster", "--kubeconfig", env(layout)["KUBECONFIG"], timeout=120)
+    return True
+
+
+def status(layout: Layout) -> Status:
+    v = version(layout)
+    note = "external (LIVELINE_KUBECONFIG)" if external(layout) else "kwok node"
+    address = f"kubeconfig {layout.settings.kubeconfig_path}"
+    return Status(NAME, v is not None, address, v or "-", str(layout.logfile(NAME)), note)
