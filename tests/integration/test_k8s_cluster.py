@@ -1,0 +1,123 @@
+"""The k8s/ manifests against the real local API server: validation, rollout, progress
+deadline, rollback. Pods run on the kwok node; images whose reference contains
+"never-ready" never become Ready there (tools/k8s/stages.yaml)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import kubernetes
+import pytest
+
+from liveline import deploy, settings
+from liveline.localplatform import k8s_build, k8s_cluster
+
+pytestmark = pytest.mark.integration
+
+K8S = settings.REPO_ROOT / "k8s"
+GOOD = "127.0.0.1:5000/liveline/serving"
+NEVER_READY = "127.0.0.1:5000/liveline/never-ready"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+
+
+@pytest.fixture(scope="session")
+def kube_api(local_platform) -> Iterator[kubernetes.client.ApiClient]:
+    with k8s_cluster.api_client(local_platform) as api:
+        yield api
+
+
+@pytest.fixture
+def namespace(kube_api) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    core = kubernetes.client.CoreV1Api(kube_api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+def _release(repository: str, digest: str, code: str = "c0ffee") -> deploy.Release:
+    return deploy.Release(repository, digest, code, "m1", f"run-{code}")
+
+
+def _render(local_platform, release: deploy.Release, namespace: str, overlay: str = "local"):
+    kubectl = k8s_build.binary(local_platform, "kubectl")
+    docs = deploy.render(K8S / "overlays" / overlay, release, kubectl, namespace)
+    # The namespace is the test's own; the overlay's Namespace object is not needed.
+    return [d for d in docs if d["kind"] != "Namespace"]
+
+
+def test_node_is_ready(kube_api):
+    nodes = kubernetes.client.CoreV1Api(kube_api).list_node().items
+    ready = [n for n in nodes if any(c.type == "Ready" and c.status == "True"
+                                     for c in n.status.conditions)]  # fmt: skip
+    assert ready, "no Ready node"
+
+
+@pytest.mark.parametrize("overlay", ["local", "aks"])
+def test_overlays_pass_server_side_validation(local_platform, kube_api, namespace, overlay):
+    docs = _render(local_platform, _release(GOOD, DIGEST_A), namespace, overlay)
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+                     "Service", "ServiceAccount"]  # fmt: skip
+    deploy.apply(kube_api, docs, dry_run=True)
+    # A dry run persists nothing.
+    assert deploy.live(kube_api, namespace, "liveline-serving") is None
+
+
+def test_rendered_deployment_is_pinned_and_hardened(local_platform, namespace):
+    docs = _render(local_platform, _release(GOOD, DIGEST_A), namespace)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    assert dep["metadata"]["namespace"] == namespace
+    pod = dep["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["image"] == f"{GOOD}@{DIGEST_A}"
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert dep["spec"]["progressDeadlineSeconds"] == 60
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert pod["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert container["resources"]["limits"] and container["resources"]["requests"]
+    for notes in (dep["metadata"]["annotations"], pod["metadata"]["annotations"]):
+        assert notes[deploy.A_CODE] == "c0ffee"
+        assert notes[deploy.A_MODEL] == "m1"
+        assert notes[deploy.A_DIGEST] == DIGEST_A
+    assert dep["metadata"]["annotations"][deploy.A_RUN] == "run-c0ffee"
+
+
+def test_deployment_rolls_out_to_ready(local_platform, kube_api, namespace):
+    docs = _render(local_platform, _release(GOOD, DIGEST_A), namespace)
+    rollout = deploy.deploy(kube_api, docs, namespace, "liveline-serving", timeout=60)
+    assert rollout.revision == "1"
+    assert rollout.replicas_ready == 2
+    assert rollout.image == f"{GOOD}@{DIGEST_A}"
+
+
+def test_never_ready_rollout_is_detected_and_rolled_back(local_platform, kube_api, namespace):
+    good = _render(local_platform, _release(GOOD, DIGEST_A, "good"), namespace)
+    deploy.deploy(kube_api, good, namespace, "liveline-serving", timeout=60)
+    apps = kubernetes.client.AppsV1Api(kube_api)
+    first_rs = {rs.metadata.name for rs in apps.list_namespaced_replica_set(namespace).items}
+
+    bad = _render(local_platform, _release(NEVER_READY, DIGEST_B, "bad"), namespace)
+    for doc in bad:
+        if doc["kind"] == "Deployment":
+            doc["spec"]["progressDeadlineSeconds"] = 8  # the test's patience, not production's
+    with pytest.raises(deploy.RolloutError, match="missed its progress deadline") as failed:
+        deploy.deploy(kube_api, bad, namespace, "liveline-serving", timeout=60)
+    assert "Rolled back to revision 1" in str(failed.value)
+
+    now = deploy.live(kube_api, namespace, "liveline-serving")
+    assert now.image == f"{GOOD}@{DIGEST_A}"
+    assert now.replicas_ready == 2
+    assert now.annotations[deploy.A_CODE] == "good"
+    assert now.annotations[deploy.A_ROLLED_BACK] == "2"
+    # The old ReplicaSet is the one serving again (as `kubectl rollout undo`: revision 3).
+    serving = [rs for rs in apps.list_namespaced_replica_set(namespace).items
+               if (rs.status.ready_replicas or 0) > 0]  # fmt: skip
+    assert [rs.metadata.name for rs in serving] == sorted(first_rs)
+    assert serving[0].metadata.annotations[deploy.REVISION] == "3"
