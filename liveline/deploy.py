@@ -111,7 +111,11 @@ def render(
         )
     if out.returncode != 0:
         raise RolloutError(f"kustomize could not render {overlay}: {out.stderr.strip()}")
-    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    docs = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    for doc in docs:
+        if namespace and doc["kind"] == "Namespace":
+            doc["metadata"]["name"] = namespace  # the overlay's own Namespace object
+    return docs
 
 
 def _image_name(overlay: Path) -> str:

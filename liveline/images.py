@@ -3,7 +3,9 @@
 The build context is assembled, never the working tree: the serving code exported from
 an exact git commit (`git archive`, so uncommitted edits cannot leak in), the wheel
 cache, and one verified model. serving/Dockerfile orders the layers base, dependencies,
-code, model, so a model-only or code-only change rebuilds one small layer.
+code, model, so a model-only or code-only change makes one new layer: the model layer
+comes from a tar with fixed headers (`write_model_tar`), so rebuilding it after a code
+change reproduces it exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ log = logging.getLogger(__name__)
 
 DOCKERFILE = "serving/Dockerfile"
 MODEL_FILES = ("model.skops", "model_card.json")
+# serving/Dockerfile ADDs this at /, and ADD unpacks a local tar keeping its headers.
+MODEL_TAR = "model.tar"
+# The model's folder in the image (SERVING_MODEL_DIR in serving/Dockerfile) and its parent:
+# /app must be in the tar too, else unpacking app/model into it stamps /app with the time.
+MODEL_TAR_DIRS = ("app", "app/model")
+# Any constant would do; it must not be the build time nor the commit time.
+MODEL_TAR_MTIME = 0
 GIT_TIMEOUT_S = 60
 
 
@@ -73,15 +82,45 @@ def export_commit(
 
 
 def assemble_context(context: Path, source: Path, model_dir: Path, wheels: Path) -> Path:
-    """Lay out serving/ (from `source`), wheels/ and model/ in `context`."""
+    """Lay out serving/ (from `source`), wheels/, model/ and model.tar in `context`."""
     context.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source / "serving", context / "serving", dirs_exist_ok=True)
     # Hard links: the wheel cache is large and read-only, copying it on every build is waste.
     shutil.copytree(wheels, context / "wheels", copy_function=_link_or_copy, dirs_exist_ok=True)
+    # model/ is what the Dockerfile of older commits COPYs, and any commit may be built.
     (context / "model").mkdir(exist_ok=True)
     for name in MODEL_FILES:
         shutil.copy2(model_dir / name, context / "model" / name)
+    write_model_tar(model_dir, context / MODEL_TAR)
     return context
+
+
+def write_model_tar(model_dir: Path, dest: Path) -> None:
+    """Write the model layer as a tar whose bytes depend on the model files' bytes alone.
+
+    The classic builder gives the folders a COPY creates or fills (/app, /app/model) the
+    build time as mtime, so the model layer, rebuilt after every code change, would come
+    out with a new digest: two new layers to push instead of one. ADD unpacks a tar with
+    the owner, mode and mtime of its entries, /app's included, so these are fixed here. The
+    modes also keep the model readable by the image's non-root user whatever the umask.
+    """
+
+    def entry(name: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
+        # TarInfo's defaults: owner 0:0 (root, like COPY), no user or group names.
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.size, info.mtime = kind, mode, size, MODEL_TAR_MTIME
+        return info
+
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+        for folder in MODEL_TAR_DIRS:
+            tar.addfile(entry(folder, tarfile.DIRTYPE, 0o755))
+        for name in MODEL_FILES:
+            path = model_dir / name
+            info = entry(
+                f"{MODEL_TAR_DIRS[-1]}/{name}", tarfile.REGTYPE, 0o644, path.stat().st_size
+            )
+            with path.open("rb") as f:
+                tar.addfile(info, f)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

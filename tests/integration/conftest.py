@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import docker
+import kubernetes
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 from liveline import localplatform
-from liveline.localplatform import azurite, docker_engine, registry
+from liveline.localplatform import azurite, docker_engine, k8s_cluster, registry
 from liveline.localplatform.layout import Layout
 from liveline.localplatform.layout import load as load_layout
 
@@ -49,3 +50,10 @@ def blob_service(local_platform: Layout) -> Iterator[BlobServiceClient]:
     """Azurite through the dev account key (Azurite runs with --skipApiVersionCheck)."""
     with azurite.blob_service(local_platform) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def kube_api(local_platform: Layout) -> Iterator[kubernetes.client.ApiClient]:
+    """The local cluster's API (the kubeconfig `up` wrote into the state folder)."""
+    with k8s_cluster.api_client(local_platform) as api:
+        yield api

@@ -11,12 +11,14 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
+import kubernetes
 import pytest
 import requests
 from dagster import AssetKey, instance_for_test, materialize
 
-from liveline import settings
+from liveline import deploy, settings
 from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
+from orchestration.resources.cluster import ClusterResource
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +28,13 @@ ASSET_NAMES = {a.key.to_user_string() for a in ASSETS}
 
 
 @pytest.fixture(scope="module")
-def graph(docker_client, blob_service, registry_url):
+def graph(docker_client, blob_service, registry_url, kube_api):
     """The deploy job run once, configured through LIVELINE_* as in production."""
     container = f"test-graph-{uuid.uuid4().hex[:12]}"
     with pytest.MonkeyPatch.context() as env, instance_for_test() as instance:
         env.setenv("LIVELINE_MODELS_CONTAINER", container)
         env.setenv("LIVELINE_SERVING_REPOSITORY", REPOSITORY)
+        env.setenv("LIVELINE_K8S_NAMESPACE", container)
         env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
         result = defs.resolve_job_def("deploy").execute_in_process(instance=instance)
         ns = SimpleNamespace(
@@ -42,9 +45,12 @@ def graph(docker_client, blob_service, registry_url):
             docker=docker_client,
             registry_url=registry_url,
             throwaway=[],  # images of commits made up by a test
+            kube=kube_api,
+            namespace=container,
         )
         yield ns
     blob_service.delete_container(container)
+    kubernetes.client.CoreV1Api(kube_api).delete_namespace(container)
     for image_id in ns.throwaway:
         docker_client.images.remove(image_id, force=True)
 
@@ -183,3 +189,41 @@ def test_an_unchanged_rebuild_keeps_its_image_id(graph):
     app = {"repo": source["repository"], "commit": before["revision"]}
     after = build(graph, {"app_source": {"config": app}}, ["app_source", "serving_image"])
     assert after["image_id"] == before["image_id"]
+
+
+def test_the_cluster_runs_the_pushed_digest_with_its_lineage(graph):
+    pushed, live_facts = graph.deployed["registry_image"], graph.deployed["cluster_deployment"]
+    assert data_versions(graph.result)["cluster_deployment"] == pushed["digest"]
+    assert live_facts["image"] == pushed["reference"]
+    assert live_facts["replicas_ready"] == 2
+    live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    assert live.image == pushed["reference"]
+    assert live.annotations[deploy.A_CODE] == pushed["revision"]
+    assert live.annotations[deploy.A_MODEL] == pushed["model_version"]
+    assert live.annotations[deploy.A_DIGEST] == pushed["digest"]
+    assert live.annotations[deploy.A_RUN] == graph.result.run_id
+
+
+def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph):
+    """kwok never readies images named *never-ready*: push one there and deploy it."""
+    before = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    bad_repository = "liveline/never-ready-graph-test"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LIVELINE_SERVING_REPOSITORY", bad_repository)
+        result = materialize(
+            [*ASSETS, *CHECKS],
+            instance=graph.instance,
+            # The test's patience, not production's 60 s.
+            resources={**RESOURCES, "cluster": ClusterResource(progress_deadline_s=8)},
+            selection=["registry_image", "cluster_deployment"],
+            raise_on_error=False,
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.event_specific_data.error)
+    assert "missed its progress deadline" in message
+    assert f"Rolled back to revision {before.revision}" in message
+    after = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    assert after.image == before.image
+    assert after.replicas_ready == 2
+    assert facts(graph.instance, "cluster_deployment")["image"] == before.image

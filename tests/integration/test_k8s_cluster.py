@@ -11,7 +11,7 @@ import kubernetes
 import pytest
 
 from liveline import deploy, settings
-from liveline.localplatform import k8s_build, k8s_cluster
+from liveline.localplatform import k8s_build
 
 pytestmark = pytest.mark.integration
 
@@ -20,12 +20,6 @@ GOOD = "127.0.0.1:5000/liveline/serving"
 NEVER_READY = "127.0.0.1:5000/liveline/never-ready"
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
-
-
-@pytest.fixture(scope="session")
-def kube_api(local_platform) -> Iterator[kubernetes.client.ApiClient]:
-    with k8s_cluster.api_client(local_platform) as api:
-        yield api
 
 
 @pytest.fixture

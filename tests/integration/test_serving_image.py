@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,32 @@ def test_model_only_change_rebuilds_only_the_model_layer(
     assert image.cached_steps >= 8
     assert image.labels["io.liveline.model.version"] == other.version
     assert other.version != first.labels["io.liveline.model.version"]
+
+
+def test_code_only_change_rebuilds_only_the_code_layer(
+    built, docker_client, local_platform, tmp_path, source, model_dir_pristine, wheels
+):
+    src, revision = source
+    edited = Path(shutil.copytree(src, tmp_path / "source"))
+    # Unique per run: an edit built before would bring its model layer from the cache,
+    # and this test is about that layer being rebuilt.
+    with (edited / "serving" / "__init__.py").open("a") as f:
+        f.write(f"# code-only change {time.time_ns()}\n")
+    edited_source = (edited, revision)
+    image, _, _ = _build(
+        docker_client, local_platform, tmp_path, edited_source, model_dir_pristine, wheels, "code2"
+    )
+    first, _, _ = built
+    # The model step runs again after the new code layer, from the same model files; its
+    # tar's fixed headers (images.write_model_tar) make the layer come out identical.
+    new_layers = docker_client.images.get(image.reference).attrs["RootFS"]["Layers"]
+    old_layers = docker_client.images.get(first.reference).attrs["RootFS"]["Layers"]
+    assert len(new_layers) == len(old_layers)
+    assert len(set(new_layers) - set(old_layers)) == 1
+    assert new_layers[:-2] == old_layers[:-2]
+    assert new_layers[-2] != old_layers[-2]
+    assert new_layers[-1] == old_layers[-1]
+    assert image.labels["io.liveline.model.version"] == first.labels["io.liveline.model.version"]
 
 
 def test_build_refuses_a_model_from_another_sklearn(

@@ -19,10 +19,12 @@ EDGES = {
     "app_source": set(),
     "serving_image": {"app_source", "model_blob"},
     "registry_image": {"serving_image"},
+    "cluster_deployment": {"registry_image"},
 }
 GROUPS = {
     "model": {"training_data", "trained_model", "model_blob"},
     "image": {"app_source", "serving_image", "registry_image"},
+    "cluster": {"cluster_deployment"},
 }
 BLOCKING_CHECKS = {
     AssetCheckKey(AssetKey("trained_model"), "quality_gate"),
@@ -78,3 +80,8 @@ def test_deploy_job_covers_the_graph_and_its_checks():
     selected = job.asset_layer.asset_graph
     assert {k.to_user_string() for k in selected.get_all_asset_keys()} == set(EDGES)
     assert job.asset_layer.asset_graph.asset_check_keys == BLOCKING_CHECKS
+
+
+def test_cluster_deployments_are_serialised_by_a_pool():
+    node = defs.resolve_asset_graph().get(AssetKey("cluster_deployment"))
+    assert node.pools == {"k8s_cluster"}

@@ -1,0 +1,73 @@
+"""The cluster stage: the registry image rolled out, pinned by digest, with its lineage."""
+
+from dagster import (
+    AssetExecutionContext,
+    DataVersion,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from liveline import deploy
+from orchestration.assets.image import registry_image
+from orchestration.facts import latest_metadata
+from orchestration.resources.cluster import ClusterResource
+
+GROUP = "cluster"
+# One deployment touches the cluster at a time (dagster.yaml: pools default_limit 1).
+POOL = "k8s_cluster"
+
+
+@asset(deps=[registry_image], group_name=GROUP, code_version="1", pool=POOL, kinds={"kubernetes"})
+def cluster_deployment(
+    context: AssetExecutionContext, cluster: ClusterResource
+) -> MaterializeResult:
+    """The serving Deployment live in the cluster: image by digest, code and model lineage."""
+    pushed = latest_metadata(context.instance, registry_image.key)
+    repository, digest = pushed["reference"].split("@", 1)
+    release = deploy.Release(
+        repository, digest, pushed["revision"], pushed["model_version"], context.run.run_id
+    )
+    namespace, name = cluster.target
+    docs = deploy.render(cluster.overlay_dir, release, cluster.kubectl, namespace)
+    if cluster.progress_deadline_s:
+        for doc in docs:
+            if doc["kind"] == "Deployment":
+                doc["spec"]["progressDeadlineSeconds"] = cluster.progress_deadline_s
+    with cluster.api() as api:
+        before = deploy.live(api, namespace, name)
+        context.log.info(
+            "deploying %s to %s/%s (live now: %s)",
+            release.image,
+            namespace,
+            name,
+            before.image if before else "nothing",
+        )
+        try:
+            rollout = deploy.deploy(api, docs, namespace, name, cluster.rollout_timeout_s)
+        except deploy.RolloutError as e:
+            raise Failure(
+                description=str(e),
+                metadata={
+                    "attempted_image": release.image,
+                    "rolled_back_to_revision": e.rolled_back_to or "none",
+                    "live_image": before.image if before else "none",
+                },
+            ) from e
+    return MaterializeResult(
+        metadata={
+            "image": rollout.image,
+            "digest": digest,
+            "code_revision": release.code_revision,
+            "model_version": release.model_version,
+            "revision": rollout.revision,
+            "replicas_ready": MetadataValue.int(rollout.replicas_ready),
+            "rollout_seconds": MetadataValue.float(round(rollout.seconds, 2)),
+            "namespace": namespace,
+            "deployment": name,
+            "replaced_image": before.image if before else "none",
+            "rolled_back": "nothing",
+        },
+        data_version=DataVersion(digest),
+    )
