@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint format test unit demo up down status bench bench-image clean
+.PHONY: help venv lint format test unit demo dev up down status bench bench-image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,8 +47,11 @@ unit: venv ## the tests that need no platform
 test: venv lint up ## set up everything and run the whole suite
 	$(PY) -m pytest
 
-demo: venv up ## set up everything, train, build, run and score the service
+demo: venv up ## set up everything and run the deploy job: model to live deployment
 	$(PY) -m liveline.demo
+
+dev: venv up ## the Dagster UI and daemon (sensors, schedules) on 127.0.0.1
+	$(PY) -m liveline.dev
 
 bench: venv ## /score throughput and latency under gunicorn (installs wrk)
 	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }

@@ -48,6 +48,8 @@ class Settings:
     k8s_namespace: str = "liveline"
     k8s_deployment: str = "liveline-serving"
     kube_apiserver_port: int = 6443
+    # The Dagster UI of `make dev`; its instance lives in <state_dir>/dagster.
+    dagster_port: int = 3000
     # --- asset graph settings (orchestration) below ---
     # Account holding the models container; empty: the local Azurite (blob_account_url).
     # A real account (https://<name>.blob.core.windows.net) is reached with
@@ -74,6 +76,10 @@ class Settings:
     @property
     def kubeconfig_path(self) -> Path:
         return Path(self.kubeconfig) if self.kubeconfig else self.state_dir / "kubeconfig"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.state_dir / "dagster"
 
     @property
     def venv_dir(self) -> Path:

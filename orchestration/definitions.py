@@ -18,6 +18,7 @@ CLUSTER_ASSETS = [cluster_deployment]
 ASSETS = [*MODEL_ASSETS, *IMAGE_ASSETS, *CLUSTER_ASSETS]
 CHECKS = [trained_model_quality_gate, serving_image_smoke_test]
 DEPLOY_GROUPS = ["model", "image", "cluster"]
+DEPLOY_TAG = "liveline/deploy"
 
 # Every field empty: each resource resolves liveline.settings (LIVELINE_*) at run time.
 RESOURCES = {
@@ -31,6 +32,8 @@ deploy = define_asset_job(
     "deploy",
     selection=AssetSelection.groups(*DEPLOY_GROUPS),
     description="From training data and a git commit to a verified deployment in the cluster.",
+    # dagster.yaml queues runs with this tag one at a time: deployments never overlap.
+    tags={DEPLOY_TAG: "true"},
 )
 
 defs = Definitions(assets=ASSETS, asset_checks=CHECKS, resources=RESOURCES, jobs=[deploy])
