@@ -156,8 +156,7 @@ def up(layout: Layout) -> None:
         started = time.monotonic()
         if _exists(layout):
             log.info("%s: starting the existing cluster", NAME)
-            _kwokctl(layout, "start", "cluster", "--kubeconfig", env(layout)["KUBECONFIG"],
-                     "--wait", "120s")  # fmt: skip
+            _kwokctl(layout, "start", "cluster", "--wait", "120s")
         else:
             log.info("%s: creating the cluster (kwokctl, binary runtime)", NAME)
             _kwokctl(layout, "-c", str(_config(layout)), "-c", str(STAGES), "create", "cluster",
@@ -185,7 +184,7 @@ def _ensure_node(layout: Layout) -> None:
 def down(layout: Layout) -> bool:
     if external(layout) or not _exists(layout) or version(layout) is None:
         return False
-    _kwokctl(layout, "stop", "cluster", "--kubeconfig", env(layout)["KUBECONFIG"], timeout=120)
+    _kwokctl(layout, "stop", "cluster", timeout=120)
     return True
 
 

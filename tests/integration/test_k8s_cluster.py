@@ -4,6 +4,7 @@ deadline, rollback. Pods run on the kwok node; images whose reference contains
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +12,7 @@ import kubernetes
 import pytest
 
 from liveline import deploy, settings
-from liveline.localplatform import k8s_build
+from liveline.localplatform import k8s_build, k8s_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +116,21 @@ def test_never_ready_rollout_is_detected_and_rolled_back(local_platform, kube_ap
                if (rs.status.ready_replicas or 0) > 0]  # fmt: skip
     assert [rs.metadata.name for rs in serving] == sorted(first_rs)
     assert serving[0].metadata.annotations[deploy.REVISION] == "3"
+
+
+def test_down_stops_the_cluster_and_a_warm_start_keeps_its_state(local_platform, namespace):
+    from liveline import localplatform
+
+    with k8s_cluster.api_client(local_platform) as api:
+        kubernetes.client.CoreV1Api(api).create_namespaced_config_map(
+            namespace, {"metadata": {"name": "kept"}, "data": {"k": "v"}}
+        )
+    assert localplatform.down(local_platform, components=["kubernetes"]) == ["kubernetes"]
+    assert k8s_cluster.version(local_platform) is None
+    assert not k8s_cluster.status(local_platform).running
+    started = time.monotonic()
+    localplatform.up(local_platform)
+    assert time.monotonic() - started < 30, "a warm cluster start must take at most 30 s"
+    with k8s_cluster.api_client(local_platform) as api:
+        kept = kubernetes.client.CoreV1Api(api).read_namespaced_config_map("kept", namespace)
+        assert kept.data == {"k": "v"}
