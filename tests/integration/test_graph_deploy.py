@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 REPOSITORY = "liveline/serving-graph-test"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 ASSET_NAMES = {a.key.to_user_string() for a in ASSETS}
+ROLLOUT = ["app_source", "serving_image", "registry_image", "cluster_deployment"]
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +148,9 @@ def test_code_only_change_rebuilds_only_the_code_layer(graph, tmp_path):
     with (repo / "serving" / "__init__.py").open("a") as f:
         f.write(f"# code-only change {uuid.uuid4().hex}\n")
     git(repo, "commit", "-qam", "code-only change")
-    after = build(
-        graph, {"app_source": {"config": {"repo": str(repo)}}}, ["app_source", "serving_image"]
-    )
+    after = build(graph, {"app_source": {"config": {"repo": str(repo)}}}, ROLLOUT)
     assert after["revision"] == git(repo, "rev-parse", "HEAD")
+    assert_live(graph, after)
     assert after["model_version"] == before["model_version"]
     old, new = layers(graph.docker, before["image_id"]), layers(graph.docker, after["image_id"])
     # Base and dependency layers are reused, the code layer is new, and the model layer
@@ -175,13 +175,25 @@ def test_model_only_change_rebuilds_only_the_model_layer(graph):
     published = facts(graph.instance, "model_blob")
     assert published["model_version"] != before["model_version"]
     app = {"repo": source["repository"], "commit": before["revision"]}
-    after = build(graph, {"app_source": {"config": app}}, ["app_source", "serving_image"])
+    after = build(graph, {"app_source": {"config": app}}, ROLLOUT)
     assert after["model_version"] == published["model_version"]  # the newest published
+    assert_live(graph, after)
     assert after["revision"] == before["revision"]
     old, new = layers(graph.docker, before["image_id"]), layers(graph.docker, after["image_id"])
     assert len(new) == len(old)
     assert new[:-1] == old[:-1]
     assert new[-1] != old[-1]
+
+
+def assert_live(graph, image: dict) -> None:
+    """The cluster runs what was just built and pushed, with that lineage."""
+    pushed = facts(graph.instance, "registry_image")
+    assert pushed["image_id"] == image["image_id"]
+    live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    assert live.image == pushed["reference"]
+    assert live.annotations[deploy.A_CODE] == image["revision"]
+    assert live.annotations[deploy.A_MODEL] == image["model_version"]
+    assert live.replicas_ready == 2
 
 
 def test_an_unchanged_rebuild_keeps_its_image_id(graph):
@@ -197,12 +209,15 @@ def test_the_cluster_runs_the_pushed_digest_with_its_lineage(graph):
     assert data_versions(graph.result)["cluster_deployment"] == pushed["digest"]
     assert live_facts["image"] == pushed["reference"]
     assert live_facts["replicas_ready"] == 2
+    # Later tests roll out other builds: compare with the latest deployment's lineage.
+    latest = graph.instance.get_latest_materialization_event(AssetKey("cluster_deployment"))
+    now = facts(graph.instance, "cluster_deployment")
     live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
-    assert live.image == pushed["reference"]
-    assert live.annotations[deploy.A_CODE] == pushed["revision"]
-    assert live.annotations[deploy.A_MODEL] == pushed["model_version"]
-    assert live.annotations[deploy.A_DIGEST] == pushed["digest"]
-    assert live.annotations[deploy.A_RUN] == graph.result.run_id
+    assert live.image == now["image"]
+    assert live.annotations[deploy.A_CODE] == now["code_revision"]
+    assert live.annotations[deploy.A_MODEL] == now["model_version"]
+    assert live.annotations[deploy.A_DIGEST] == now["digest"]
+    assert live.annotations[deploy.A_RUN] == latest.run_id
 
 
 def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph):
