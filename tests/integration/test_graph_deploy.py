@@ -121,7 +121,7 @@ def test_data_versions_and_metadata_trace_the_lineage(graph, trained, dataset):
     assert labels["io.liveline.model.version"] == trained.version
     assert image["tag"] == f"{source['sha'][:12]}-{trained.version}"
     assert versions["registry_image"] == pushed["digest"]
-    assert pushed["reference"] == f"127.0.0.1:5000/{REPOSITORY}@{pushed['digest']}"
+    assert pushed["reference"] == f"{settings.load().registry}/{REPOSITORY}@{pushed['digest']}"
     head = requests.head(
         f"{graph.registry_url}/v2/{REPOSITORY}/manifests/{pushed['tag']}",
         headers={"Accept": MANIFEST_V2},

@@ -28,11 +28,12 @@ def env(monkeypatch, blob_service, docker_client):
     monkeypatch.setenv("LIVELINE_SERVING_REPOSITORY", f"liveline/{name}")
     monkeypatch.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
     container = blob_service.get_container_client(name)
+    repository = f"{settings.load().registry}/liveline/{name}"
     with instance_for_test() as instance:
-        yield instance, container, f"127.0.0.1:5000/liveline/{name}"
+        yield instance, container, repository
     if container.exists():
         container.delete_container()
-    for image in docker_client.images.list(name=f"127.0.0.1:5000/liveline/{name}"):
+    for image in docker_client.images.list(name=repository):
         docker_client.images.remove(image.id, force=True)
 
 
