@@ -6,11 +6,16 @@ to a log file, never to the terminal, so a failure can quote the log's last line
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 30.0
 
 
 def run_logged(
@@ -26,17 +31,26 @@ def run_logged(
     with logfile.open("ab") as out:
         out.write(f"\n=== {time.strftime('%F %T')} {full}\n".encode())
         out.flush()
-        try:
-            return subprocess.run(
-                full,
-                cwd=cwd,
-                env=None if env is None else {**os.environ, **env},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            out.write(f"\n=== timed out after {timeout:.0f} s\n".encode())
-            return -1
+        proc = subprocess.Popen(
+            full,
+            cwd=cwd,
+            env=None if env is None else {**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        started = time.monotonic()
+        while True:
+            remaining = timeout - (time.monotonic() - started)
+            try:
+                return proc.wait(timeout=max(0.0, min(HEARTBEAT_S, remaining)))
+            except subprocess.TimeoutExpired:
+                elapsed = time.monotonic() - started
+                if elapsed >= timeout:
+                    proc.kill()
+                    proc.wait()
+                    out.write(f"\n=== timed out after {timeout:.0f} s\n".encode())
+                    return -1
+                # Long installs and builds (Kubernetes: minutes) show they are alive.
+                log.info("  ... %s still running (%.0f s, log %s)", Path(cmd[0]).name,
+                         elapsed, logfile)  # fmt: skip
