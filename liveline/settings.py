@@ -64,27 +64,6 @@ class Settings:
     # Registry login: "none" (the local registry) or "azure" (an ACR token exchanged
     # from DefaultAzureCredential).
     registry_auth: str = "none"
-    # Sensors and schedules (orchestration/sensors, orchestration/schedules.py).
-    # The repository the release sensor watches: a local path, or a URL fetched into
-    # <state_dir>/git-cache; empty: app_repo. Its branch; empty: app_branch, else the
-    # branch checked out there (main for a URL).
-    watch_repo: str = ""
-    watch_branch: str = ""
-    # Path prefixes whose changes trigger a build, comma-separated; empty: every change.
-    # Commits touching nothing else advance the sensor without a run.
-    watch_paths: str = "serving/,k8s/"
-    # Seconds between ticks of the release and live-state sensors.
-    sensor_interval_s: int = 30
-    # 1: the sensors start RUNNING when the code location loads; 0: STOPPED.
-    sensors_running: int = 1
-    # Seconds between sweeps of the whole models container, which find versions
-    # published without a journal entry (the journal finds the others at once).
-    model_sweep_s: int = 300
-    # The nightly release (registry_image -> cluster_deployment): when, and 1 to start
-    # it RUNNING (it is STOPPED by default).
-    release_cron: str = "0 2 * * *"
-    release_timezone: str = "UTC"
-    release_schedule_running: int = 0
 
     @property
     def registry(self) -> str:
