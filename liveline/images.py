@@ -23,6 +23,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from liveline import gitrepo
+
 log = logging.getLogger(__name__)
 
 DOCKERFILE = "serving/Dockerfile"
@@ -59,23 +61,18 @@ def export_commit(
 ) -> str:
     """Extract `paths` at `commit` into dest with git archive; return the full commit sha."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", f"{commit}^{{commit}}"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=GIT_TIMEOUT_S,
-        ).stdout.strip()
+        sha = gitrepo.resolve(repo, commit).sha
         archive = subprocess.run(
             ["git", "-C", str(repo), "archive", "--format=tar", sha, *paths],
             capture_output=True,
             check=True,
             timeout=GIT_TIMEOUT_S,
         ).stdout
+    except gitrepo.GitError as e:
+        raise ImageError(f"cannot export {paths} at {commit!r} from {repo}: {e}") from e
     except subprocess.CalledProcessError as e:
-        raise ImageError(
-            f"cannot export {paths} at {commit!r} from {repo}: {e.stderr.strip()}"
-        ) from e
+        why = e.stderr.decode(errors="replace").strip()
+        raise ImageError(f"cannot export {paths} at {commit!r} from {repo}: {why}") from e
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     return sha

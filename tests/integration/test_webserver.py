@@ -16,18 +16,10 @@ import pytest
 import requests
 
 from liveline import settings
+from tests.unit.test_orchestration import EDGES
 
 pytestmark = pytest.mark.integration
 
-EDGES = {
-    "training_data": set(),
-    "trained_model": {"training_data"},
-    "model_blob": {"trained_model"},
-    "app_source": set(),
-    "serving_image": {"app_source", "model_blob"},
-    "registry_image": {"serving_image"},
-    "cluster_deployment": {"registry_image"},
-}
 QUERY = """{
   workspaceOrError { __typename ... on Workspace { locationEntries { name
       locationOrLoadError { __typename ... on PythonError { message } } } } }
