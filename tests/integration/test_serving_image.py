@@ -102,6 +102,16 @@ def test_push_and_read_digest_from_registry(built, docker_client, registry_url, 
     assert blob["config"]["Labels"] == image.labels
 
 
+def _one_new_layer(docker_client, before, after) -> tuple[list[str], list[str]]:
+    """Both images' diff ids, checked to share all but one layer, the code or the model."""
+    old = docker_client.images.get(before.reference).attrs["RootFS"]["Layers"]
+    new = docker_client.images.get(after.reference).attrs["RootFS"]["Layers"]
+    assert len(new) == len(old)
+    assert len(set(new) - set(old)) == 1
+    assert new[:-2] == old[:-2]
+    return old, new
+
+
 def test_model_only_change_rebuilds_only_the_model_layer(
     built, docker_client, local_platform, tmp_path, source, wheels, dataset
 ):
@@ -115,13 +125,10 @@ def test_model_only_change_rebuilds_only_the_model_layer(
         docker_client, local_platform, tmp_path, source, model_dir, wheels, "model2"
     )
     first, _, _ = built
-    # Everything up to the model COPY comes from cache; of the filesystem layers only the
+    # Everything up to the model step comes from cache; of the filesystem layers only the
     # model's is new (the verify step's layer is empty, identical in both images).
-    new_layers = docker_client.images.get(image.reference).attrs["RootFS"]["Layers"]
-    old_layers = docker_client.images.get(first.reference).attrs["RootFS"]["Layers"]
-    assert len(new_layers) == len(old_layers)
-    assert len(set(new_layers) - set(old_layers)) == 1
-    assert new_layers[:-2] == old_layers[:-2]
+    old_layers, new_layers = _one_new_layer(docker_client, first, image)
+    assert new_layers[-2] == old_layers[-2]
     assert image.cached_steps >= 8
     assert image.labels["io.liveline.model.version"] == other.version
     assert other.version != first.labels["io.liveline.model.version"]
@@ -143,11 +150,7 @@ def test_code_only_change_rebuilds_only_the_code_layer(
     first, _, _ = built
     # The model step runs again after the new code layer, from the same model files; its
     # tar's fixed headers (images.write_model_tar) make the layer come out identical.
-    new_layers = docker_client.images.get(image.reference).attrs["RootFS"]["Layers"]
-    old_layers = docker_client.images.get(first.reference).attrs["RootFS"]["Layers"]
-    assert len(new_layers) == len(old_layers)
-    assert len(set(new_layers) - set(old_layers)) == 1
-    assert new_layers[:-2] == old_layers[:-2]
+    old_layers, new_layers = _one_new_layer(docker_client, first, image)
     assert new_layers[-2] != old_layers[-2]
     assert new_layers[-1] == old_layers[-1]
     assert image.labels["io.liveline.model.version"] == first.labels["io.liveline.model.version"]
