@@ -61,10 +61,15 @@ class Rollout:
 
 
 def render(
-    overlay: Path, release: Release, kubectl: Path, namespace: str | None = None
+    overlay: Path,
+    release: Release,
+    kubectl: Path,
+    namespace: str | None = None,
+    progress_deadline_s: int | None = None,
 ) -> list[dict]:
     """The overlay's manifests with the release's image digest and lineage annotations
-    (in `namespace` instead of the overlay's, when given)."""
+    (in `namespace` instead of the overlay's, and with another progress deadline, when
+    given)."""
     with tempfile.TemporaryDirectory(prefix="liveline-render-") as tmp:
         template = {
             A_CODE: release.code_revision,
@@ -115,6 +120,8 @@ def render(
     for doc in docs:
         if namespace and doc["kind"] == "Namespace":
             doc["metadata"]["name"] = namespace  # the overlay's own Namespace object
+        if progress_deadline_s and doc["kind"] == "Deployment":
+            doc["spec"]["progressDeadlineSeconds"] = progress_deadline_s
     return docs
 
 

@@ -30,11 +30,9 @@ def cluster_deployment(
         repository, digest, pushed["revision"], pushed["model_version"], context.run.run_id
     )
     namespace, name = cluster.target
-    docs = deploy.render(cluster.overlay_dir, release, cluster.kubectl, namespace)
-    if cluster.progress_deadline_s:
-        for doc in docs:
-            if doc["kind"] == "Deployment":
-                doc["spec"]["progressDeadlineSeconds"] = cluster.progress_deadline_s
+    docs = deploy.render(
+        cluster.overlay_dir, release, cluster.kubectl, namespace, cluster.progress_deadline_s
+    )
     with cluster.api() as api:
         before = deploy.live(api, namespace, name)
         context.log.info(

@@ -36,9 +36,15 @@ def _release(repository: str, digest: str, code: str = "c0ffee") -> deploy.Relea
     return deploy.Release(repository, digest, code, "m1", f"run-{code}")
 
 
-def _render(local_platform, release: deploy.Release, namespace: str, overlay: str = "local"):
+def _render(
+    local_platform,
+    release: deploy.Release,
+    namespace: str,
+    overlay: str = "local",
+    deadline: int | None = None,
+):
     kubectl = k8s_build.binary(local_platform, "kubectl")
-    docs = deploy.render(K8S / "overlays" / overlay, release, kubectl, namespace)
+    docs = deploy.render(K8S / "overlays" / overlay, release, kubectl, namespace, deadline)
     # The namespace is the test's own; the overlay's Namespace object is not needed.
     return [d for d in docs if d["kind"] != "Namespace"]
 
@@ -98,10 +104,8 @@ def test_never_ready_rollout_is_detected_and_rolled_back(local_platform, kube_ap
     apps = kubernetes.client.AppsV1Api(kube_api)
     first_rs = {rs.metadata.name for rs in apps.list_namespaced_replica_set(namespace).items}
 
-    bad = _render(local_platform, _release(NEVER_READY, DIGEST_B, "bad"), namespace)
-    for doc in bad:
-        if doc["kind"] == "Deployment":
-            doc["spec"]["progressDeadlineSeconds"] = 8  # the test's patience, not production's
+    # A deadline of 8 s is the test's patience, not production's 60 s.
+    bad = _render(local_platform, _release(NEVER_READY, DIGEST_B, "bad"), namespace, deadline=8)
     with pytest.raises(deploy.RolloutError, match="missed its progress deadline") as failed:
         deploy.deploy(kube_api, bad, namespace, "liveline-serving", timeout=60)
     assert "Rolled back to revision 1" in str(failed.value)
