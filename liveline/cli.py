@@ -11,6 +11,8 @@ COMMANDS = {
     "train": ("model_training.__main__", "train a model and write model.skops + card"),
     "platform": ("liveline.localplatform.__main__", "up | down | status of the local platform"),
     "publish": ("liveline.publish", "publish a model to blob storage, or --list them"),
+    "status": ("liveline.status", "what is live in the cluster, and its lineage"),
+    "rollback": ("liveline.status:rollback_main", "roll the previous verified release out"),
     "demo": ("liveline.demo", "train, build the serving image, run it and score"),
 }
 
@@ -25,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(usage)
         return 0
-    module = importlib.import_module(COMMANDS[args[0]][0])
-    return module.main(args[1:])
+    module, _, function = COMMANDS[args[0]][0].partition(":")
+    return getattr(importlib.import_module(module), function or "main")(args[1:])
 
 
 if __name__ == "__main__":

@@ -200,6 +200,29 @@ def wait(api: kubernetes.client.ApiClient, namespace: str, name: str, timeout: f
         time.sleep(POLL_S)
 
 
+def wait_for(
+    api: kubernetes.client.ApiClient,
+    namespace: str,
+    name: str,
+    annotations: dict[str, str],
+    timeout: float,
+) -> Rollout:
+    """Wait until the Deployment carries these lineage annotations (someone else, e.g. a
+    sensor's run, rolls it out) and that rollout is complete."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = live(api, namespace, name)
+        notes = found.annotations if found else {}
+        if all(notes.get(k) == v for k, v in annotations.items()):
+            return wait(api, namespace, name, max(deadline - time.monotonic(), 0.0))
+        if time.monotonic() > deadline:
+            raise RolloutError(
+                f"{namespace}/{name} does not carry {annotations} after {timeout:.0f} s; "
+                f"it carries { {k: notes.get(k) for k in annotations} }"
+            )
+        time.sleep(POLL_S)
+
+
 def rollback(api: kubernetes.client.ApiClient, namespace: str, name: str) -> str:
     """Put the previous revision's pod template back (as `kubectl rollout undo`); return
     the revision restored. Raises RolloutError when there is no earlier revision."""

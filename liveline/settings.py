@@ -48,8 +48,10 @@ class Settings:
     k8s_namespace: str = "liveline"
     k8s_deployment: str = "liveline-serving"
     kube_apiserver_port: int = 6443
-    # The Dagster UI of `make dev`; its instance lives in <state_dir>/dagster.
+    # The Dagster UI of `make dev`, and the instance (DAGSTER_HOME) of `make dev` and
+    # `make demo`; empty: <state_dir>/dagster.
     dagster_port: int = 3000
+    dagster_instance: str = ""
     # --- asset graph settings (orchestration) below ---
     # Account holding the models container; empty: the local Azurite (blob_account_url).
     # A real account (https://<name>.blob.core.windows.net) is reached with
@@ -64,6 +66,30 @@ class Settings:
     # Registry login: "none" (the local registry) or "azure" (an ACR token exchanged
     # from DefaultAzureCredential).
     registry_auth: str = "none"
+    # Sensors and schedules (orchestration/sensors, orchestration/schedules.py).
+    # The repository the release sensor watches: a local path, or a URL fetched into
+    # <state_dir>/git-cache; empty: app_repo. Its branch; empty: app_branch, else the
+    # branch checked out there (main for a URL).
+    watch_repo: str = ""
+    watch_branch: str = ""
+    # Path prefixes whose changes trigger a build, comma-separated; empty: every change.
+    # Commits touching nothing else advance the sensor without a run.
+    watch_paths: str = "serving/,k8s/"
+    # Seconds between ticks of the release and live-state sensors.
+    sensor_interval_s: int = 5
+    # A release waits until no new commit or model was seen for this many seconds, so
+    # that a commit and a model arriving together make one release, not two (0: at once).
+    release_settle_s: int = 5
+    # 1: the sensors start RUNNING when the code location loads; 0: STOPPED.
+    sensors_running: int = 1
+    # Seconds between sweeps of the whole models container, which find versions
+    # published without a journal entry (the journal finds the others at once).
+    model_sweep_s: int = 300
+    # The nightly release (registry_image -> cluster_deployment): when, and 1 to start
+    # it RUNNING (it is STOPPED by default).
+    release_cron: str = "0 2 * * *"
+    release_timezone: str = "UTC"
+    release_schedule_running: int = 0
 
     @property
     def registry(self) -> str:
@@ -79,7 +105,7 @@ class Settings:
 
     @property
     def dagster_home(self) -> Path:
-        return self.state_dir / "dagster"
+        return Path(self.dagster_instance) if self.dagster_instance else self.state_dir / "dagster"
 
     @property
     def venv_dir(self) -> Path:

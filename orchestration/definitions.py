@@ -1,22 +1,29 @@
-"""Assembles the code location: assets by stage, their checks, resources and jobs."""
+"""Assembles the code location: assets by stage, their checks, resources, jobs, sensors
+and schedules."""
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
+from liveline import settings
 from orchestration.assets.blob import model_blob
 from orchestration.assets.cluster import cluster_deployment
 from orchestration.assets.image import app_source, registry_image, serving_image
+from orchestration.assets.live import cluster_deployment_no_drift
 from orchestration.assets.model import trained_model, training_data
 from orchestration.checks import serving_image_smoke_test, trained_model_quality_gate
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.cluster import ClusterResource
 from orchestration.resources.image_builder import ImageBuilderResource
 from orchestration.resources.registry import RegistryResource
+from orchestration.schedules import NIGHTLY_JOB, build_nightly_release
+from orchestration.sensors import RELEASE_JOB, build_sensors
 
 MODEL_ASSETS = [training_data, trained_model, model_blob]
 IMAGE_ASSETS = [app_source, serving_image, registry_image]
 CLUSTER_ASSETS = [cluster_deployment]
 ASSETS = [*MODEL_ASSETS, *IMAGE_ASSETS, *CLUSTER_ASSETS]
 CHECKS = [trained_model_quality_gate, serving_image_smoke_test]
+# Non-blocking, evaluated by the live-state sensor (and on demand), in no job.
+LIVE_CHECKS = [cluster_deployment_no_drift]
 DEPLOY_GROUPS = ["model", "image", "cluster"]
 DEPLOY_TAG = "liveline/deploy"
 
@@ -27,13 +34,38 @@ RESOURCES = {
     "registry": RegistryResource(),
     "cluster": ClusterResource(),
 }
+NOT_IN_JOBS = AssetSelection.checks(*LIVE_CHECKS)
 
 deploy = define_asset_job(
     "deploy",
-    selection=AssetSelection.groups(*DEPLOY_GROUPS),
+    selection=AssetSelection.groups(*DEPLOY_GROUPS) - NOT_IN_JOBS,
     description="From training data and a git commit to a verified deployment in the cluster.",
     # dagster.yaml queues runs with this tag one at a time: deployments never overlap.
     tags={DEPLOY_TAG: "true"},
 )
+release = define_asset_job(
+    RELEASE_JOB,
+    selection=AssetSelection.assets(app_source, serving_image, registry_image, cluster_deployment)
+    - NOT_IN_JOBS,
+    description="One commit with the newest published model: build, smoke-test, push, roll out "
+    "(requested by release_sensor).",
+    tags={DEPLOY_TAG: "true"},
+)
+nightly_release = define_asset_job(
+    NIGHTLY_JOB,
+    selection=AssetSelection.assets(registry_image, cluster_deployment) - NOT_IN_JOBS,
+    description="Roll the newest smoke-tested image out, without rebuilding it.",
+    tags={DEPLOY_TAG: "true"},
+)
 
-defs = Definitions(assets=ASSETS, asset_checks=CHECKS, resources=RESOURCES, jobs=[deploy])
+# Sensor intervals, default statuses and the schedule's cron are part of the definitions,
+# so they are read from settings (LIVELINE_*) when the code location loads.
+_loaded = settings.load()
+defs = Definitions(
+    assets=ASSETS,
+    asset_checks=[*CHECKS, *LIVE_CHECKS],
+    resources=RESOURCES,
+    jobs=[deploy, release, nightly_release],
+    sensors=build_sensors(_loaded),
+    schedules=[build_nightly_release(_loaded)],
+)

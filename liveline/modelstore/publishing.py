@@ -12,6 +12,7 @@ from pathlib import Path
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 
+from liveline.modelstore import journal
 from liveline.modelstore.base import (
     ARTIFACT_FILE,
     CARD_FILE,
@@ -78,7 +79,10 @@ def publish(
         log.info("%s was published concurrently; that publication stands", label)
         return Publication(_read_back(container, prefix), uploaded=False)
     log.info("published %s at %s", label, container.url)
-    return Publication(_read_back(container, prefix), uploaded=True)
+    published = _read_back(container, prefix)
+    # Last, after the card: the release sensor finds new versions through the journal.
+    journal.record(container, published)
+    return Publication(published, uploaded=True)
 
 
 def read_model_dir(model_dir: Path) -> tuple[ModelCard, bytes, bytes]:

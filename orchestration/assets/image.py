@@ -26,6 +26,9 @@ from orchestration.resources.registry import RegistryError, RegistryResource
 GROUP = "image"
 # A run tag naming the commit to build, for sensors that request runs per commit.
 COMMIT_TAG = "liveline/commit"
+# "<name>/<version>": the model a release run was requested for (release_sensor); without
+# it serving_image takes the newest valid published model.
+MODEL_TAG = "liveline/model"
 SMOKE_CHECK = "smoke_test"
 
 
@@ -76,7 +79,7 @@ def serving_image(
     source = latest_metadata(context.instance, app_source.key)
     with tempfile.TemporaryDirectory(prefix="liveline-model-") as tmp:
         with blob_store.models() as container:
-            model, passed_over = modelstore.newest_valid(container)
+            model, passed_over = chosen_model(container, context.run.tags.get(MODEL_TAG))
             model_dir = modelstore.download(container, model, Path(tmp))
         for prefix, why in passed_over.items():
             context.log.warning("passed over published model %s: %s", prefix, why)
@@ -108,6 +111,18 @@ def serving_image(
         },
         data_version=DataVersion(built.image_id),
     )
+
+
+def chosen_model(container, wanted: str | None) -> tuple[modelstore.PublishedModel, dict[str, str]]:
+    """The model the run was requested for, else the newest valid one (and the versions
+    passed over on the way). The requested one is verified like any other."""
+    if not wanted:
+        return modelstore.newest_valid(container)
+    name, _, version = wanted.partition("/")
+    try:
+        return modelstore.get(container, name, version), {}
+    except modelstore.ModelStoreError as e:
+        raise Failure(f"the run was requested for model {wanted}, which is not usable: {e}") from e
 
 
 @asset(deps=[serving_image], group_name=GROUP, code_version="1", kinds={"docker"})

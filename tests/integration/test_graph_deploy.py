@@ -134,7 +134,9 @@ def test_the_model_is_in_blob_storage_and_no_secret_in_metadata(graph, trained):
     blob = facts(graph.instance, "model_blob")
     names = {b.name: b for b in graph.container.list_blobs(include=["metadata"])}
     prefix = f"{trained.config.model_name}/{trained.version}"
-    assert set(names) == {f"{prefix}/model.skops", f"{prefix}/model_card.json"}
+    journal = {n for n in names if n.startswith("_journal/")}
+    assert [n.endswith(f"/{prefix}") for n in journal] == [True]
+    assert set(names) - journal == {f"{prefix}/model.skops", f"{prefix}/model_card.json"}
     assert names[f"{prefix}/model.skops"].metadata["sha256"] == blob["artifact_sha256"]
     assert blob["card_url"].endswith(f"{graph.container.container_name}/{prefix}/model_card.json")
     assert graph.container.get_container_properties().public_access is None

@@ -54,7 +54,14 @@ def test_publish_writes_artifact_and_card_with_hashes_into_a_private_container(
     assert done.uploaded
     prefix = f"{card['model_name']}/{card['model_version']}"
     blobs = {b.name: b for b in container.list_blobs(include=["metadata"])}
-    assert set(blobs) == {f"{prefix}/model.skops", f"{prefix}/model_card.json"}
+    # After the card, one journal entry names the version (the release sensor reads it).
+    journal = {n for n in blobs if n.startswith("_journal/")}
+    assert [n.endswith(f"/{prefix}") for n in journal] == [True]
+    assert blobs[journal.pop()].last_modified >= blobs[f"{prefix}/model_card.json"].last_modified
+    assert set(blobs) - {n for n in blobs if n.startswith("_journal/")} == {
+        f"{prefix}/model.skops",
+        f"{prefix}/model_card.json",
+    }
     artifact, card_blob = blobs[f"{prefix}/model.skops"], blobs[f"{prefix}/model_card.json"]
     assert artifact.metadata["sha256"] == card["artifact"]["sha256"] == done.model.artifact_sha256
     assert card_blob.metadata["sha256"] == done.model.card_sha256

@@ -68,11 +68,16 @@ def test_every_asset_has_a_code_version_and_a_description():
         assert node.description and "\n" not in node.description.strip(), key
 
 
+# Evaluated by the live-state sensor, in no job.
+NO_DRIFT = AssetCheckKey(AssetKey("cluster_deployment"), "no_drift")
+
+
 def test_checks_are_blocking():
     graph = defs.resolve_asset_graph()
-    assert graph.asset_check_keys == BLOCKING_CHECKS
+    assert graph.asset_check_keys == BLOCKING_CHECKS | {NO_DRIFT}
     for key in BLOCKING_CHECKS:
         assert graph.get_check_spec(key).blocking, key
+    assert not graph.get_check_spec(NO_DRIFT).blocking
 
 
 def test_deploy_job_covers_the_graph_and_its_checks():

@@ -1,0 +1,139 @@
+"""Benchmark the release sensor's tick against a models container holding 10,000 blobs.
+
+Fills a dedicated container (default `bench-sensor`) on the local Azurite with 5,000 old
+versions (artifact + card: 10,000 small blobs), publishes one real model, and times whole
+ticks of release_sensor (git included) as the daemon evaluates them:
+
+  idle       nothing new since the last tick (the journal read)
+  new model  a newly trained model published, with its journal entry, since the last tick
+  sweep      a tick that also sweeps the whole container (every LIVELINE_MODEL_SWEEP_S)
+  listing    one listing of the whole container: what a sensor without the journal
+             would pay on every tick
+
+Prints the median over --ticks. Needs `make up`. The container is deleted at the end
+unless --keep (filling it takes about half a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dagster import build_sensor_context, instance_for_test  # noqa: E402
+
+from liveline import modelstore, settings  # noqa: E402
+from liveline.modelstore import journal  # noqa: E402
+from model_training import TrainingConfig, train  # noqa: E402
+from model_training.artifact import write_model  # noqa: E402
+from model_training.data import load_dataset  # noqa: E402
+from orchestration.resources.blob_store import BlobStoreResource  # noqa: E402
+from orchestration.sensors.release import build_release_sensor  # noqa: E402
+
+OLD_VERSIONS = 5_000  # x 2 blobs
+
+
+def fill(container, versions: int) -> None:
+    """Old versions named like real ones; their cards predate the real model's."""
+    have = sum(1 for _ in container.list_blobs(name_starts_with="bench-model/"))
+    if have >= 2 * versions:
+        return
+    metadata = {"sha256": "0" * 64, "published_at": "2020-01-01T00:00:00+00:00"}
+
+    def upload(i: int) -> None:
+        prefix = f"bench-model/{uuid.uuid4().hex[:16]}"
+        for name in ("model.skops", "model_card.json"):
+            container.upload_blob(f"{prefix}/{name}", b"x" * 256, metadata=metadata)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(upload, range(versions - have // 2)))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--container", default="bench-sensor")
+    parser.add_argument("--ticks", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="keep the filled container")
+    args = parser.parse_args()
+    os.environ["LIVELINE_MODELS_CONTAINER"] = args.container
+    os.environ["LIVELINE_MODEL_SWEEP_S"] = "3600"
+    s = settings.load()
+    sensor = build_release_sensor(s)
+    data = load_dataset()
+    with modelstore.connect(modelstore.account_url(s)) as service:
+        container = service.get_container_client(args.container)
+        modelstore.ensure_container(container)
+        started = time.perf_counter()
+        fill(container, OLD_VERSIONS)
+        blobs = sum(1 for _ in container.list_blobs())
+        print(f"{args.container}: {blobs} blobs (filled in {time.perf_counter() - started:.1f} s)")
+
+        def publish(c: float, tmp: Path) -> None:
+            out = tmp / f"model-{c}"
+            write_model(train(TrainingConfig(C=c), data), out)
+            journal.record(container, modelstore.publish(container, out).model)
+
+        times: dict[str, list[float]] = {"idle": [], "new model": [], "sweep": [], "listing": []}
+        with tempfile.TemporaryDirectory() as tmp, instance_for_test() as instance:
+            cursor: list[str | None] = [None]
+
+            reported: list[int] = []
+
+            def tick() -> None:
+                context = build_sensor_context(
+                    instance=instance,
+                    cursor=cursor[0],
+                    resources={"blob_store": BlobStoreResource()},
+                )
+                result = sensor.evaluate_tick(context)
+                cursor[0] = result.cursor
+                reported.append(len(result.asset_events))
+
+            # A C of its own per invocation: a version published before is not new.
+            nonce = uuid.uuid4().int % 10**6 / 10**9
+            publish(1.0 + nonce, Path(tmp))
+            baseline = [timed(tick)]  # the first ticks sweep everything, 2 pages per tick
+            while json.loads(cursor[0])["models"]["sweeping"]:
+                baseline.append(timed(tick))
+            for run in range(args.ticks):
+                times["idle"].append(timed(tick))
+                publish(0.5 + run / 100 + nonce, Path(tmp))  # training is not timed
+                times["new model"].append(timed(tick))
+                if reported[-1] != 1:
+                    raise SystemExit(f"the new model was not reported: {reported}")
+            os.environ["LIVELINE_MODEL_SWEEP_S"] = "0"
+            for _ in range(args.ticks):
+                times["sweep"].append(timed(tick))
+                times["listing"].append(
+                    timed(lambda: sum(1 for _ in container.list_blobs(include=["metadata"])))
+                )
+        if not args.keep:
+            container.delete_container()
+    shown = ", ".join(f"{t * 1000:.0f}" for t in baseline)
+    print(f"baseline: {len(baseline)} ticks sweeping the container, {shown} ms")
+    for kind, values in times.items():
+        ms = [v * 1000 for v in values]
+        spread = f"min {min(ms):.1f}, max {max(ms):.1f}, n={len(ms)}"
+        print(f"{kind:<10} median {statistics.median(ms):7.1f} ms  ({spread})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

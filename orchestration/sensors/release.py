@@ -1,0 +1,195 @@
+"""The release sensor: a new commit or a newly published model becomes one release run.
+
+One sensor watches both sources, so a commit and a model that arrive in the same tick
+build one image, not two: the run builds the pair (commit, newest verified model), and
+its run_key names that pair, so a tick evaluated again after a daemon restart (the cursor
+is saved after runs are launched) never runs it twice. Releases from later ticks queue
+behind it on the `liveline/deploy` run tag (dagster.yaml runs those one at a time): the
+last one wins, and each run's tags say which commit, model and trigger it was for.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the resource annotations.
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Self
+
+from azure.storage.blob import ContainerClient, ExponentialRetry
+from dagster import (
+    AssetMaterialization,
+    DefaultSensorStatus,
+    MetadataValue,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from liveline import gitrepo, settings
+from liveline.modelstore import PublishedModel
+from orchestration.assets.blob import model_blob
+from orchestration.assets.cluster import cluster_deployment
+from orchestration.assets.image import COMMIT_TAG, MODEL_TAG
+from orchestration.assets.live import latest_facts
+from orchestration.resources.blob_store import BlobStoreResource
+from orchestration.sensors import git_watch, model_watch
+
+RELEASE_JOB = "release"
+SENSOR_NAME = "release_sensor"
+TRIGGER_TAG = "liveline/trigger"
+DATA_VERSION_TAG = "dagster/data_version"  # how a reported event carries its data version
+
+
+@dataclass
+class ReleaseCursor:
+    source: str = ""  # the watched repository (credentials redacted) and branch
+    branch: str = ""
+    head: str = ""  # the branch head seen last
+    build: str = ""  # the newest commit that touched the watched paths
+    pending: str = ""  # why a release is still owed (e.g. it waits for a first model)
+    changed_at: float = 0.0  # when this sensor last saw a new commit or model (epoch s)
+    models: model_watch.ModelCursor = field(default_factory=model_watch.ModelCursor)
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, text: str | None) -> Self:
+        raw = json.loads(text) if text else {}
+        models = _known(model_watch.ModelCursor, raw.get("models", {}))
+        # Fields this version does not know (a cursor from another version) are dropped.
+        return cls(**{**_known(cls, raw), "models": model_watch.ModelCursor(**models)})
+
+
+def _known(kind: type, raw: dict) -> dict:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in raw.items() if k in names}
+
+
+def build_release_sensor(s: settings.Settings) -> SensorDefinition:
+    @sensor(
+        name=SENSOR_NAME,
+        job_name=RELEASE_JOB,
+        minimum_interval_seconds=s.sensor_interval_s,
+        default_status=DefaultSensorStatus.RUNNING
+        if s.sensors_running
+        else DefaultSensorStatus.STOPPED,
+        description="A new commit on the watched branch or a newly published model: release "
+        "the pair (commit, newest model) to the cluster.",
+    )
+    def release_sensor(context: SensorEvaluationContext, blob_store: BlobStoreResource):
+        return evaluate(context, blob_store, settings.load())
+
+    return release_sensor
+
+
+def watch_target(s: settings.Settings) -> tuple[str, str]:
+    """The watched repository (path or URL) and branch."""
+    source = s.watch_repo or str(s.app_repo)
+    if s.watch_branch or s.app_branch:
+        return source, s.watch_branch or s.app_branch
+    local = not git_watch.is_remote(source)
+    return source, gitrepo.checked_out_branch(Path(source)) if local else gitrepo.DEFAULT_BRANCH
+
+
+def evaluate(
+    context: SensorEvaluationContext, blob_store: BlobStoreResource, s: settings.Settings
+) -> SensorResult:
+    last = ReleaseCursor.load(context.cursor)
+    source, branch = watch_target(s)
+    repo = git_watch.checkout(source, branch, s.state_dir / "git-cache")
+    paths = git_watch.parse_paths(s.watch_paths)
+    change = git_watch.poll(repo, branch, paths, last.head, last.build)
+    context.log.info("%s %s: %s at %s", git_watch.redact(source), branch, change.kind, change.head)
+    now = time.time()
+    with blob_store.models() as models, bounded(models) as container:
+        found = model_watch.poll(container, last.models, now, s.model_sweep_s)
+    for prefix, why in found.rejected.items():
+        context.log.warning("passed over published model %s: %s", prefix, why)
+    events = []
+    if found.newest and not _recorded(context, found.newest):  # else a run recorded it
+        events.append(model_blob_event(found.newest))
+    # What is owed a release: this tick's triggers, and any that had to wait for a model.
+    owed = set(filter(None, last.pending.split("+")))
+    owed |= {"commit"} if change.wants_build else set()
+    owed |= {"model"} if found.newest else set()
+    pending = "+".join(t for t in ("commit", "model") if t in owed)
+    fresh = change.wants_build or found.newest is not None
+    changed_at = now if fresh else last.changed_at
+    cursor = ReleaseCursor(
+        git_watch.redact(source), branch, change.head, change.build, pending, changed_at,
+        found.cursor,
+    )  # fmt: skip
+    model = found.cursor.newest
+    quiet = now - changed_at
+    if not pending:
+        why = f"branch {branch} {change.kind}; no newly published model"
+    elif not model:
+        why = f"{change.build[:12]} waits for a verified published model"
+    elif quiet < s.release_settle_s:
+        # A commit and a model that arrive together (within the settle time) become one
+        # release, whichever tick saw each: one image is built, not two racing.
+        why = f"{pending} seen {quiet:.0f} s ago; releasing after {s.release_settle_s} s quiet"
+    else:
+        cursor.pending = ""
+        why = _live_already(context, change.build, model)
+    if why:
+        return SensorResult(asset_events=events, cursor=cursor.dump(), skip_reason=why)
+    app = {"repo": str(repo), "commit": change.build, "branch": branch}
+    request = RunRequest(
+        run_key=f"{change.build}:{model}",
+        run_config={"ops": {"app_source": {"config": app}}},
+        tags={COMMIT_TAG: change.build, MODEL_TAG: model, TRIGGER_TAG: pending},
+    )
+    return SensorResult(run_requests=[request], asset_events=events, cursor=cursor.dump())
+
+
+def bounded(container: ContainerClient) -> ContainerClient:
+    """The same container with retries and timeouts that fit in a 60 s sensor tick (the
+    SDK's default retries take 80 s to give up on an unreachable account)."""
+    return ContainerClient.from_container_url(
+        container.url,
+        credential=container.credential,
+        retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2),
+        connection_timeout=5,
+        read_timeout=20,
+    )
+
+
+def _live_already(context: SensorEvaluationContext, commit: str, model: str) -> str:
+    """Why no release is needed ("" if one is): this pair is what the cluster runs."""
+    live = latest_facts(context.instance, cluster_deployment.key) or {}
+    if (live.get("code_revision"), live.get("model_version")) == (commit, model.split("/")[1]):
+        return f"{commit[:12]} with {model} is live already"
+    return ""
+
+
+def model_blob_event(model: PublishedModel) -> AssetMaterialization:
+    """model_blob's materialization for a version published outside a run, with the same
+    metadata and data version as the asset records."""
+    return AssetMaterialization(
+        asset_key=model_blob.key,
+        description=f"{model.name} {model.version}, published outside a run ({SENSOR_NAME})",
+        metadata={
+            "model_name": model.name,
+            "model_version": model.version,
+            "card_url": MetadataValue.url(model.card_url),
+            "artifact_url": MetadataValue.url(model.artifact_url),
+            "artifact_sha256": model.artifact_sha256,
+            "artifact_size": MetadataValue.int(model.artifact_size),
+            "artifact_etag": model.artifact_etag,
+            "card_etag": model.card_etag,
+            "published_at": MetadataValue.timestamp(model.published_at),
+            "newly_published": True,
+            "reported_by": SENSOR_NAME,
+        },
+        tags={DATA_VERSION_TAG: model.version},
+    )
+
+
+def _recorded(context: SensorEvaluationContext, model: PublishedModel) -> bool:
+    facts = latest_facts(context.instance, model_blob.key) or {}
+    return (facts.get("model_version"), facts.get("card_etag")) == (model.version, model.card_etag)
