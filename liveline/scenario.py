@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import kubernetes
+import requests
 from azure.core.exceptions import AzureError
 from azure.storage.blob import ContainerClient
-from dagster import DagsterInstance, InstigatorType, RunsFilter
+from dagster import DagsterInstance, RunsFilter
 
 from liveline import deploy, dev, modelstore, settings
 from liveline.localplatform import azurite, k8s_cluster
@@ -59,8 +60,7 @@ class Scenario:
     def start(self) -> None:
         with self.log_file.open("ab") as out:
             self.proc = dev.start(self.s, self.env, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{self.s.dagster_port}"
-        dev.wait_ready(self.proc, url, self.log_file, START_TIMEOUT_S)
+        dev.wait_ready(self.proc, self.url, self.log_file, START_TIMEOUT_S)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -95,16 +95,36 @@ class Scenario:
         want = {deploy.A_CODE: code, deploy.A_MODEL: model}
         return deploy.wait_for(self.api, self.s.k8s_namespace, self.s.k8s_deployment, want, timeout)
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.s.dagster_port}"
+
     def instance(self) -> DagsterInstance:
         return DagsterInstance.from_config(str(self.s.dagster_home))
 
 
-def release_ticks(instance: DagsterInstance) -> list:
-    """The release sensor's ticks, newest first."""
-    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
-        if state.instigator_name == RELEASE_SENSOR:
-            return list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
-    return []
+TICKS_QUERY = """query($selector: SensorSelector!, $limit: Int) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: $limit) {
+      status timestamp runIds cursor skipReason error { message } } } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def release_ticks(url: str, limit: int = 200) -> list[dict]:
+    """The release sensor's ticks, newest first, through the UI's GraphQL API (the
+    instance's tick storage has no public Python API)."""
+    selector = {"repositoryLocationName": "liveline", "repositoryName": "__repository__",
+                "sensorName": RELEASE_SENSOR}  # fmt: skip
+    body = {"query": TICKS_QUERY, "variables": {"selector": selector, "limit": limit}}
+    r = requests.post(f"{url}/graphql", json=body, timeout=30)
+    r.raise_for_status()
+    found = r.json()["data"]["sensorOrError"]
+    if found["__typename"] != "Sensor":
+        raise RuntimeError(f"{RELEASE_SENSOR} not found: {found}")
+    return found["sensorState"]["ticks"]
 
 
 def release_runs(instance: DagsterInstance) -> list:

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance, DagsterRunStatus
+from dagster import AssetCheckKey, AssetKey, DagsterRunStatus
 
 from liveline import deploy, dev, settings
 from liveline.localplatform import k8s_build
@@ -38,10 +38,10 @@ def e2e(tmp_path_factory, local_platform, model_dir_pristine):
         yield sc
 
 
-def wait_ticks(instance: DagsterInstance, count: int, after: float, timeout: float = 60) -> list:
+def wait_ticks(url: str, count: int, after: float, timeout: float = 60) -> list:
     deadline = time.monotonic() + timeout
     while True:
-        ticks = [t for t in release_ticks(instance) if t.timestamp > after]
+        ticks = [t for t in release_ticks(url) if t["timestamp"] > after]
         if len(ticks) >= count:
             return ticks
         assert time.monotonic() < deadline, f"{len(ticks)} {RELEASE_SENSOR} ticks in {timeout} s"
@@ -54,12 +54,12 @@ def wait_live(e2e, code: str, model: str) -> deploy.Rollout:
     except deploy.RolloutError as err:
         runs = [(r.run_id, r.status.value, r.tags.get("liveline/trigger"))
                 for r in release_runs(e2e.dagster)]  # fmt: skip
-        ticks = [(t.status.value, t.skip_reason, t.error) for t in release_ticks(e2e.dagster)[:5]]
+        ticks = [(t["status"], t["skipReason"], t["error"]) for t in release_ticks(e2e.url)[:5]]
         pytest.fail(f"{err}\nrelease runs: {runs}\nlatest ticks: {ticks}\nlog: {e2e.log_file}")
 
 
 def test_a_commit_becomes_live_with_no_other_action(e2e):
-    wait_ticks(e2e.dagster, 1, after=0)  # the first tick is a baseline: nothing to do yet
+    wait_ticks(e2e.url, 1, after=0)  # the first tick is a baseline: nothing to do yet
     head = e2e.commit("first")
     rollout = wait_live(e2e, head, e2e.first.version)
     (run,) = release_runs(e2e.dagster)
@@ -103,9 +103,9 @@ def test_a_restart_even_with_the_cursor_rewound_runs_nothing_twice(e2e):
     assert all(r.status == DagsterRunStatus.SUCCESS for r in runs), [r.status for r in runs]
     # The tick that requested the last release, and the cursor saved before it: where a
     # daemon that crashed before saving that tick's cursor starts from again.
-    ticks = release_ticks(e2e.dagster)
-    launching = next(i for i, t in enumerate(ticks) if runs[0].run_id in t.run_ids)
-    before = ticks[launching + 1].cursor
+    ticks = release_ticks(e2e.url)
+    launching = next(i for i, t in enumerate(ticks) if runs[0].run_id in t["runIds"])
+    before = ticks[launching + 1]["cursor"]
     assert ReleaseCursor.load(before).pending  # it still owed the release
     e2e.stop()
     subprocess.run(
@@ -116,7 +116,7 @@ def test_a_restart_even_with_the_cursor_rewound_runs_nothing_twice(e2e):
     )  # fmt: skip
     restarted = time.time()
     e2e.start()
-    wait_ticks(e2e.dagster, 3, after=restarted)
+    wait_ticks(e2e.url, 3, after=restarted)
     assert [r.run_id for r in release_runs(e2e.dagster)] == [r.run_id for r in runs]
 
 
