@@ -63,18 +63,18 @@ def main(argv: list[str] | None = None) -> int:
             model = sc.publish(sc.train(C=1.0))
             time.sleep(args.tick + 1)  # the baseline tick adopts the first model
             for i in range(args.rounds):
-                t0 = time.monotonic()
+                t0, wall = time.monotonic(), time.time()
                 head = sc.commit(f"bench round {i}")
                 sc.wait_live(head, model.version, TIMEOUT_S)
                 figures["commit-to-live"].append(time.monotonic() - t0)
-                report(instance, "commit", i, figures["commit-to-live"][-1])
+                report(instance, "commit", i, wall, figures["commit-to-live"][-1])
 
                 model_dir = sc.train(C=0.5 / (i + 1))  # training is not part of the figure
-                t0 = time.monotonic()
+                t0, wall = time.monotonic(), time.time()
                 model = sc.publish(model_dir)
                 sc.wait_live(head, model.version, TIMEOUT_S)
                 figures["model-to-live"].append(time.monotonic() - t0)
-                report(instance, "model", i, figures["model-to-live"][-1])
+                report(instance, "model", i, wall, figures["model-to-live"][-1])
 
     summary = {
         name: {"median_s": round(statistics.median(v), 1), "max_s": round(max(v), 1), "n": len(v)}
@@ -88,10 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(instance, what: str, i: int, seconds: float) -> None:
+def report(instance, what: str, i: int, t0_wall: float, seconds: float) -> None:
+    """One round, with where its time went: until the sensor requested the run, until the
+    run started, in the run, and after it (the rollout's last pods)."""
     run = release_runs(instance)[0]
+    record = instance.get_run_record_by_id(run.run_id)
+    requested = record.create_timestamp.timestamp() - t0_wall
+    started = (record.start_time or 0) - t0_wall
+    ended = (record.end_time or 0) - t0_wall
     steps = run_step(instance, run.run_id)
-    print(f"{what} round {i}: {seconds:5.1f} s  (run {run.run_id[:8]}: {steps})", flush=True)
+    print(
+        f"{what} round {i}: {seconds:5.1f} s = requested at {requested:4.1f} s, started "
+        f"{started:4.1f} s, ended {ended:4.1f} s; steps {steps}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     from orchestration.definitions import defs
 
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("deploy").execute_in_process(
-            instance=instance, raise_on_error=False
+        result = (
+            defs()
+            .resolve_job_def("deploy")
+            .execute_in_process(instance=instance, raise_on_error=False)
         )
     if not result.success:
         log.error("the deploy job failed (run %s); see the log above", result.run_id)

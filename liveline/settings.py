@@ -79,7 +79,8 @@ class Settings:
     sensor_interval_s: int = 5
     # A release waits until no new commit or model was seen for this many seconds, so
     # that a commit and a model arriving together make one release, not two (0: at once).
-    release_settle_s: int = 5
+    # Below sensor_interval_s it costs exactly one more tick.
+    release_settle_s: int = 3
     # 1: the sensors start RUNNING when the code location loads; 0: STOPPED.
     sensors_running: int = 1
     # Seconds between sweeps of the whole models container, which find versions

@@ -31,6 +31,8 @@ NODE = "kwok-node-0"
 START_TIMEOUT_S = 180.0
 STAGES = k8s_build.TOOLS / "stages.yaml"
 NODE_MANIFEST = k8s_build.TOOLS / "node.yaml"
+PROBE_MANIFEST = k8s_build.TOOLS / "probe-pod.yaml"
+PROBE_TIMEOUT_S = 30
 
 
 def external(layout: Layout) -> bool:
@@ -163,6 +165,35 @@ def up(layout: Layout) -> None:
                      "--kubeconfig", env(layout)["KUBECONFIG"], "--wait", "120s")  # fmt: skip
         log.info("%s: control plane answers after %.1f s", NAME, time.monotonic() - started)
     _ensure_node(layout)
+    if _probe(layout):
+        return
+    # The kwok controller can start before a warm-started API server answers, and then
+    # never makes pods Ready; kwokctl cannot restart one component, so restart them all.
+    log.warning("%s: a probe pod did not become Ready in %d s; restarting the cluster",
+                NAME, PROBE_TIMEOUT_S)  # fmt: skip
+    _kwokctl(layout, "stop", "cluster", timeout=120)
+    _kwokctl(layout, "start", "cluster", "--wait", "120s")
+    _ensure_node(layout)
+    if not _probe(layout):
+        raise processes.PlatformError(
+            f"{NAME}: pods do not become Ready (probe pod, {PROBE_TIMEOUT_S} s, twice). See "
+            f"{workdir(layout)}/clusters/{CLUSTER}/logs/kwok-controller.log; to start afresh "
+            f"(losing the cluster's state): make down, then "
+            f"{k8s_build.binary(layout, 'kwokctl')} --name {CLUSTER} delete cluster, make up."
+        )
+
+
+def _probe(layout: Layout) -> bool:
+    """A pod reaches Ready (the scheduler and the kwok controller work); removed after."""
+    pod = ("-n", "default", "pod/liveline-probe")
+    kubectl(layout, "delete", *pod, "--ignore-not-found", "--wait=true", "--timeout=30s")
+    created = kubectl(layout, "create", "-f", str(PROBE_MANIFEST))
+    if created.returncode != 0:
+        raise processes.PlatformError(f"{NAME}: creating a probe pod failed: {created.stderr}")
+    ready = kubectl(layout, "wait", *pod, "--for=condition=Ready", f"--timeout={PROBE_TIMEOUT_S}s",
+                    timeout=PROBE_TIMEOUT_S + 30)  # fmt: skip
+    kubectl(layout, "delete", *pod, "--wait=false")
+    return ready.returncode == 0
 
 
 def _ensure_node(layout: Layout) -> None:

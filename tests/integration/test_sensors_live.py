@@ -29,7 +29,7 @@ from orchestration.resources.cluster import ClusterResource
 
 pytestmark = pytest.mark.integration
 
-SENSOR = defs.resolve_sensor_def("cluster_live_sensor")
+SENSOR = defs().resolve_sensor_def("cluster_live_sensor")
 REPOSITORY = "127.0.0.1:5000/liveline/serving"
 DIGESTS = ["sha256:" + c * 64 for c in "abc"]
 NAME = "liveline-serving"

@@ -24,7 +24,7 @@ from orchestration.sensors.release import ReleaseCursor, model_blob_event
 
 pytestmark = pytest.mark.integration
 
-SENSOR = defs.resolve_sensor_def("release_sensor")
+SENSOR = defs().resolve_sensor_def("release_sensor")
 
 
 def git(repo: Path, *args: str) -> str:

@@ -33,7 +33,7 @@ BLOCKING_CHECKS = {
 
 
 def test_definitions_are_loadable():
-    Definitions.validate_loadable(defs)
+    Definitions.validate_loadable(defs())
 
 
 def test_workspace_validates_with_the_dagster_cli(tmp_path):
@@ -52,7 +52,7 @@ def test_workspace_validates_with_the_dagster_cli(tmp_path):
 
 
 def test_asset_graph_edges_and_groups():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     nodes = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
     edges = {name: {p.to_user_string() for p in node.parent_keys} for name, node in nodes.items()}
     assert edges == EDGES
@@ -61,7 +61,7 @@ def test_asset_graph_edges_and_groups():
 
 
 def test_every_asset_has_a_code_version_and_a_description():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.code_version, key
@@ -73,7 +73,7 @@ NO_DRIFT = AssetCheckKey(AssetKey("cluster_deployment"), "no_drift")
 
 
 def test_checks_are_blocking():
-    graph = defs.resolve_asset_graph()
+    graph = defs().resolve_asset_graph()
     assert graph.asset_check_keys == BLOCKING_CHECKS | {NO_DRIFT}
     for key in BLOCKING_CHECKS:
         assert graph.get_check_spec(key).blocking, key
@@ -81,12 +81,12 @@ def test_checks_are_blocking():
 
 
 def test_deploy_job_covers_the_graph_and_its_checks():
-    job = defs.resolve_job_def("deploy")
+    job = defs().resolve_job_def("deploy")
     selected = job.asset_layer.asset_graph
     assert {k.to_user_string() for k in selected.get_all_asset_keys()} == set(EDGES)
     assert job.asset_layer.asset_graph.asset_check_keys == BLOCKING_CHECKS
 
 
 def test_cluster_deployments_are_serialised_by_a_pool():
-    node = defs.resolve_asset_graph().get(AssetKey("cluster_deployment"))
+    node = defs().resolve_asset_graph().get(AssetKey("cluster_deployment"))
     assert node.pools == {"k8s_cluster"}

@@ -27,7 +27,7 @@ def clean_env(monkeypatch):
 
 
 def test_blob_store_defaults_to_azurite_with_the_dev_key():
-    store = defs.resources["blob_store"]
+    store = defs().resources["blob_store"]
     storage = store.storage()
     assert storage.account_url == settings.load().blob_account_url
     assert storage.credential.credential_type == "key"
@@ -35,7 +35,7 @@ def test_blob_store_defaults_to_azurite_with_the_dev_key():
 
 
 def test_blob_store_reads_the_environment_at_run_time_not_import(monkeypatch):
-    store = defs.resources["blob_store"]  # built at import, before these variables exist
+    store = defs().resources["blob_store"]  # built before these variables exist
     monkeypatch.setenv("LIVELINE_MODELS_ACCOUNT_URL", "https://acct.blob.core.windows.net")
     monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", "models-prod")
     storage = store.storage()
@@ -48,12 +48,12 @@ def test_blob_store_reads_the_environment_at_run_time_not_import(monkeypatch):
 
 def test_image_builder_fields_beat_the_environment(monkeypatch):
     monkeypatch.setenv("LIVELINE_BASE_IMAGE", "python:3.11-slim")
-    assert defs.resources["image_builder"].resolved().base_image == "python:3.11-slim"
+    assert defs().resources["image_builder"].resolved().base_image == "python:3.11-slim"
     assert ImageBuilderResource(base_image="x/base:1").resolved().base_image == "x/base:1"
 
 
 def test_registry_defaults_to_the_local_registry():
-    target = defs.resources["registry"].target()
+    target = defs().resources["registry"].target()
     assert (target.host, target.repository, target.auth) == (
         "127.0.0.1:5000",
         "liveline/serving",
@@ -67,7 +67,7 @@ def test_registry_for_acr_from_the_environment(monkeypatch):
     monkeypatch.setenv("LIVELINE_REGISTRY_HOST", "liveline.azurecr.io")
     monkeypatch.setenv("LIVELINE_REGISTRY_PORT", "443")
     monkeypatch.setenv("LIVELINE_REGISTRY_AUTH", "azure")
-    target = defs.resources["registry"].target()
+    target = defs().resources["registry"].target()
     assert target.host == "liveline.azurecr.io"
     assert target.auth == "azure"
     assert target.api == "https://liveline.azurecr.io/v2"

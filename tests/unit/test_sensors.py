@@ -28,15 +28,15 @@ OTHER = "127.0.0.1:5000/liveline/serving@sha256:" + "b" * 64
 
 
 def test_the_code_location_has_the_sensors_schedule_and_release_jobs():
-    assert {s.name for s in defs.sensors} == {"release_sensor", "cluster_live_sensor"}
-    assert [s.name for s in defs.schedules] == ["nightly_release"]
-    release = defs.resolve_job_def("release")
+    assert {s.name for s in defs().sensors} == {"release_sensor", "cluster_live_sensor"}
+    assert [s.name for s in defs().schedules] == ["nightly_release"]
+    release = defs().resolve_job_def("release")
     assets = {k.to_user_string() for k in release.asset_layer.asset_graph.executable_asset_keys}
     assert {"app_source", "serving_image", "registry_image", "cluster_deployment"} <= assets
     checks = {k.name for k in release.asset_layer.asset_graph.asset_check_keys}
     assert checks == {"smoke_test"}  # no_drift belongs to the live-state sensor
     for job in ("release", "nightly_release", "deploy"):
-        assert defs.resolve_job_def(job).tags["liveline/deploy"] == "true"  # queued one at a time
+        assert defs().resolve_job_def(job).tags["liveline/deploy"] == "true"  # queued one at a time
 
 
 def test_sensors_run_and_the_nightly_release_is_off_unless_settings_say_otherwise():
