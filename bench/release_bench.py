@@ -16,6 +16,7 @@ max. Needs `make up`; `make bench-release` runs it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from liveline import settings  # noqa: E402
-from liveline.scenario import release_runs, scenario  # noqa: E402
+from liveline.scenario import release_runs, release_ticks, scenario  # noqa: E402
 
 TIMEOUT_S = 300
 
@@ -75,13 +76,21 @@ def main(argv: list[str] | None = None) -> int:
                 sc.wait_live(head, model.version, TIMEOUT_S)
                 figures["model-to-live"].append(time.monotonic() - t0)
                 report(instance, "model", i, wall, figures["model-to-live"][-1])
+            stamps = sorted(t["timestamp"] for t in release_ticks(sc.url))
+            gaps = [b - a for a, b in itertools.pairwise(stamps)]
 
-    summary = {
+    summary: dict = {
         name: {"median_s": round(statistics.median(v), 1), "max_s": round(max(v), 1), "n": len(v)}
         for name, v in figures.items()
     }
-    print(f"\nsensor interval {args.tick} s, settle {args.settle} s, {args.rounds} rounds each:")
+    summary["tick_gap_median_s"] = round(statistics.median(gaps), 1)
+    print(
+        f"\nsensor interval {args.tick} s (ticks {summary['tick_gap_median_s']} s apart, median), "
+        f"settle {args.settle} s, {args.rounds} rounds each:"
+    )
     for name, row in summary.items():
+        if not isinstance(row, dict):
+            continue
         print(f"  {name:15s} median {row['median_s']:5.1f} s   max {row['max_s']:5.1f} s")
     if args.json:
         print(json.dumps(summary))
@@ -95,7 +104,7 @@ def report(instance, what: str, i: int, t0_wall: float, seconds: float) -> None:
     record = instance.get_run_record_by_id(run.run_id)
     requested = record.create_timestamp.timestamp() - t0_wall
     started = (record.start_time or 0) - t0_wall
-    ended = (record.end_time or 0) - t0_wall
+    ended = record.end_time - t0_wall if record.end_time else float("nan")
     steps = run_step(instance, run.run_id)
     print(
         f"{what} round {i}: {seconds:5.1f} s = requested at {requested:4.1f} s, started "

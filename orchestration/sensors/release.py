@@ -19,6 +19,7 @@ from typing import Self
 from azure.storage.blob import ContainerClient, ExponentialRetry
 from dagster import (
     AssetMaterialization,
+    AssetObservation,
     DefaultSensorStatus,
     MetadataValue,
     RunRequest,
@@ -32,7 +33,7 @@ from liveline import gitrepo, settings
 from liveline.modelstore import PublishedModel
 from orchestration.assets.blob import model_blob
 from orchestration.assets.cluster import cluster_deployment
-from orchestration.assets.image import COMMIT_TAG, MODEL_TAG
+from orchestration.assets.image import COMMIT_TAG, MODEL_TAG, app_source
 from orchestration.assets.live import latest_facts
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.sensors import git_watch, model_watch
@@ -112,6 +113,8 @@ def evaluate(
     events = []
     if found.newest and not _recorded(context, found.newest):  # else a run recorded it
         events.append(model_blob_event(found.newest))
+    if change.wants_build:  # the UI shows the commit waiting, until a run builds it
+        events.append(commit_seen(source, branch, change))
     # What is owed a release: this tick's triggers, and any that had to wait for a model.
     owed = set(filter(None, last.pending.split("+")))
     owed |= {"commit"} if change.wants_build else set()
@@ -187,6 +190,21 @@ def model_blob_event(model: PublishedModel) -> AssetMaterialization:
             "reported_by": SENSOR_NAME,
         },
         tags={DATA_VERSION_TAG: model.version},
+    )
+
+
+def commit_seen(source: str, branch: str, change: git_watch.Change) -> AssetObservation:
+    """An observation of app_source: a commit to build, seen on the watched branch."""
+    return AssetObservation(
+        asset_key=app_source.key,
+        description=f"{change.build[:12]} on {branch}: {change.kind}, not built yet",
+        metadata={
+            "commit": change.build,
+            "branch": branch,
+            "repository": git_watch.redact(source),
+            "change": change.kind,
+            "reported_by": SENSOR_NAME,
+        },
     )
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from dagster import AssetMaterialization, build_sensor_context, instance_for_test, materialize
+from dagster import (
+    AssetMaterialization,
+    AssetObservation,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
 
 from liveline import modelstore
 from liveline.modelstore import journal
@@ -108,6 +114,9 @@ def test_first_tick_is_a_baseline_then_a_new_commit_asks_for_one_release(world, 
     assert request.run_key == f"{head}:{model.name}/{model.version}"
     assert request.tags["liveline/commit"] == head
     assert request.tags["liveline/trigger"] == "commit"
+    (seen,) = result.asset_events  # the UI shows the commit waiting to be built
+    assert isinstance(seen, AssetObservation) and seen.asset_key.to_user_string() == "app_source"
+    assert seen.metadata["commit"].value == head
     app = request.run_config["ops"]["app_source"]["config"]
     assert app == {"repo": str(world.repo), "commit": head, "branch": "main"}
     # The daemon restarted after saving the cursor: nothing more to do.
