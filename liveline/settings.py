@@ -83,6 +83,10 @@ class Settings:
     # that a commit and a model arriving together make one release, not two (0: at once).
     # Below sensor_interval_s it costs exactly one more tick.
     release_settle_s: int = 3
+    # A release whose run failed is requested again until its pair is live: after this
+    # many seconds, doubling each time, at most release_retries times.
+    release_retry_backoff_s: int = 15
+    release_retries: int = 5
     # 1: the sensors start RUNNING when the code location loads; 0: STOPPED.
     sensors_running: int = 1
     # Seconds between sweeps of the whole models container, which find versions

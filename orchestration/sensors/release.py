@@ -20,9 +20,11 @@ from azure.storage.blob import ContainerClient, ExponentialRetry
 from dagster import (
     AssetMaterialization,
     AssetObservation,
+    DagsterRunStatus,
     DefaultSensorStatus,
     MetadataValue,
     RunRequest,
+    RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -42,6 +44,7 @@ RELEASE_JOB = "release"
 SENSOR_NAME = "release_sensor"
 TRIGGER_TAG = "liveline/trigger"
 DATA_VERSION_TAG = "dagster/data_version"  # how a reported event carries its data version
+RUN_KEY_TAG = "dagster/run_key"  # the daemon tags each run with its run_key
 
 
 @dataclass
@@ -52,6 +55,8 @@ class ReleaseCursor:
     build: str = ""  # the newest commit that touched the watched paths
     pending: str = ""  # why a release is still owed (e.g. it waits for a first model)
     changed_at: float = 0.0  # when this sensor last saw a new commit or model (epoch s)
+    requested: str = ""  # "<commit>:<model>" of the last release requested, until it is live
+    attempt: int = 0  # retries of that release so far (its run_key ends with #<attempt>)
     models: model_watch.ModelCursor = field(default_factory=model_watch.ModelCursor)
 
     def dump(self) -> str:
@@ -124,30 +129,89 @@ def evaluate(
     changed_at = now if fresh else last.changed_at
     cursor = ReleaseCursor(
         git_watch.redact(source), branch, change.head, change.build, pending, changed_at,
-        found.cursor,
+        models=found.cursor,
     )  # fmt: skip
     model = found.cursor.newest
+
+    def skip(why: str) -> SensorResult:
+        return SensorResult(asset_events=events, cursor=cursor.dump(), skip_reason=why)
+
+    def release(trigger: str) -> SensorResult:
+        commit, _, model = cursor.requested.partition(":")
+        app = {"repo": str(repo), "commit": commit, "branch": branch}
+        request = RunRequest(
+            run_key=run_key(cursor.requested, cursor.attempt),
+            run_config={"ops": {"app_source": {"config": app}}},
+            tags={COMMIT_TAG: commit, MODEL_TAG: model, TRIGGER_TAG: trigger},
+        )
+        return SensorResult(run_requests=[request], asset_events=events, cursor=cursor.dump())
+
+    if pending and not model:
+        return skip(f"{change.build[:12]} waits for a verified published model")
     quiet = now - changed_at
-    if not pending:
-        why = f"branch {branch} {change.kind}; no newly published model"
-    elif not model:
-        why = f"{change.build[:12]} waits for a verified published model"
-    elif quiet < s.release_settle_s:
+    if pending and quiet < s.release_settle_s:
         # A commit and a model that arrive together (within the settle time) become one
         # release, whichever tick saw each: one image is built, not two racing.
-        why = f"{pending} seen {quiet:.0f} s ago; releasing after {s.release_settle_s} s quiet"
-    else:
-        cursor.pending = ""
-        why = _live_already(context, change.build, model)
+        return skip(
+            f"{pending} seen {quiet:.0f} s ago; releasing after {s.release_settle_s} s quiet"
+        )
+    if pending:  # a new pair replaces any release still owed
+        cursor.pending, cursor.requested, cursor.attempt = "", f"{change.build}:{model}", 0
+        live = _live_already(context, change.build, model)
+        if live:
+            cursor.requested = ""
+            return skip(live)
+        return release(pending)
+    nothing_new = f"branch {branch} {change.kind}; no newly published model"
+    if not last.requested:
+        return skip(nothing_new)
+    # Nothing new, but the last release is owed until it is live (its run may have failed).
+    cursor.requested, cursor.attempt = last.requested, last.attempt
+    commit, _, owed_model = last.requested.partition(":")
+    if _live_already(context, commit, owed_model):
+        cursor.requested, cursor.attempt = "", 0
+        return skip(nothing_new)
+    why = retry_due(context, last, now, s)
     if why:
-        return SensorResult(asset_events=events, cursor=cursor.dump(), skip_reason=why)
-    app = {"repo": str(repo), "commit": change.build, "branch": branch}
-    request = RunRequest(
-        run_key=f"{change.build}:{model}",
-        run_config={"ops": {"app_source": {"config": app}}},
-        tags={COMMIT_TAG: change.build, MODEL_TAG: model, TRIGGER_TAG: pending},
-    )
-    return SensorResult(run_requests=[request], asset_events=events, cursor=cursor.dump())
+        return skip(why)
+    cursor.attempt += 1
+    return release("retry")
+
+
+def run_key(pair: str, attempt: int) -> str:
+    """The first request of a release is keyed by its pair; each retry gets a key of its
+    own (the daemon never runs a key twice, so the same key could not run again)."""
+    return pair if attempt == 0 else f"{pair}#{attempt}"
+
+
+def retry_due(
+    context: SensorEvaluationContext, last: ReleaseCursor, now: float, s: settings.Settings
+) -> str:
+    """Why the last requested release needs no new run now ("" when a retry is due).
+
+    A release whose run failed (a service was down, say) is owed until its pair is live:
+    it is requested again after a backoff (retry_backoff_s, doubling), at most
+    release_retries times; a newer commit or model replaces it.
+    """
+    key = run_key(last.requested, last.attempt)
+    runs = context.instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: key}), limit=1)
+    if not runs:
+        return f"the run for {key} is not created yet"
+    run = runs[0]
+    if run.status not in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED):
+        return f"run {run.run_id} for {key} is {run.status.value.lower()}"
+    if last.attempt >= s.release_retries:
+        return (
+            f"release {last.requested} failed {last.attempt + 1} times (last: run "
+            f"{run.run_id}); fix the cause and commit or publish again, or re-execute that run"
+        )
+    record = context.instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record and record.end_time else now
+    wait = s.release_retry_backoff_s * 2**last.attempt - (now - ended)
+    if wait > 0:
+        return f"run {run.run_id} for {key} failed; retrying in {wait:.0f} s"
+    context.log.warning("retrying release %s after failed run %s", last.requested, run.run_id)
+    return ""
 
 
 def bounded(container: ContainerClient) -> ContainerClient:

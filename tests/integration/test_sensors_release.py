@@ -17,6 +17,8 @@ import pytest
 from dagster import (
     AssetMaterialization,
     AssetObservation,
+    DagsterRun,
+    DagsterRunStatus,
     build_sensor_context,
     instance_for_test,
     materialize,
@@ -298,3 +300,52 @@ def test_a_remote_repository_is_watched_through_its_cache(world, model_dir_prist
     cache = Path(app["repo"])
     assert cache.parent == tmp_path / "state" / "git-cache"
     assert git(cache, "cat-file", "-t", head) == "commit"
+
+
+def test_a_failed_release_is_requested_again_with_backoff_until_it_is_live(
+    world, model_dir_pristine, monkeypatch
+):
+    monkeypatch.setenv("LIVELINE_RELEASE_RETRY_BACKOFF_S", "3600")
+    monkeypatch.setenv("LIVELINE_RELEASE_RETRIES", "2")
+    model = publish(world, model_dir_pristine)
+    tick(world)
+    head = commit(world.repo, "serving/app.py", "v2")
+    (first,) = tick(world).run_requests
+    pair = f"{head}:{model.name}/{model.version}"
+    assert first.run_key == pair
+    assert "not created yet" in tick(world).skip_message
+
+    def run_for(key: str, status: DagsterRunStatus) -> DagsterRun:
+        run = DagsterRun(job_name="release", status=status, tags={"dagster/run_key": key})
+        world.instance.add_run(run)
+        return run
+
+    running = run_for(pair, DagsterRunStatus.STARTED)
+    assert f"run {running.run_id} for {pair} is started" in tick(world).skip_message
+    world.instance.delete_run(running.run_id)
+    failed = run_for(pair, DagsterRunStatus.FAILURE)  # e.g. the registry was down
+    assert "failed; retrying in" in tick(world).skip_message  # the backoff holds it
+    monkeypatch.setenv("LIVELINE_RELEASE_RETRY_BACKOFF_S", "0")
+    (retry,) = tick(world).run_requests
+    assert retry.run_key == f"{pair}#1" and retry.tags["liveline/trigger"] == "retry"
+    assert retry.tags["liveline/commit"] == head
+    run_for(f"{pair}#1", DagsterRunStatus.FAILURE)
+    (again,) = tick(world).run_requests
+    assert again.run_key == f"{pair}#2"
+    run_for(f"{pair}#2", DagsterRunStatus.FAILURE)
+    gave_up = tick(world)
+    assert gave_up.run_requests == [] and "failed 3 times" in gave_up.skip_message
+    assert failed.run_id not in gave_up.skip_message  # it names the last run
+
+    # Once the pair is live (a run finally succeeded, or someone rolled it out), it is
+    # no longer owed; a new commit starts over with a fresh key.
+    world.instance.report_runless_asset_event(
+        AssetMaterialization(
+            "cluster_deployment", metadata={"code_revision": head, "model_version": model.version}
+        )
+    )
+    assert "no newly published model" in tick(world).skip_message
+    assert ReleaseCursor.load(world.cursor).requested == ""
+    newer = commit(world.repo, "serving/app.py", "v3")
+    (fresh,) = tick(world).run_requests
+    assert fresh.run_key == f"{newer}:{model.name}/{model.version}"
