@@ -7,10 +7,14 @@ from dagster import AssetExecutionContext, DataVersion, MaterializeResult, Metad
 from liveline import modelstore, settings
 from orchestration.assets.model import GROUP, trained_model
 from orchestration.facts import latest_metadata
+from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 
 
-@asset(deps=[trained_model], group_name=GROUP, code_version="1", kinds={"azure"})
+@asset(
+    deps=[trained_model], group_name=GROUP, code_version="1", kinds={"azure"}, retry_policy=RETRY
+)
+@classified
 def model_blob(context: AssetExecutionContext, blob_store: BlobStoreResource) -> MaterializeResult:
     """The trained model published to blob storage: artifact first, model card last."""
     model_dir = Path(latest_metadata(context.instance, trained_model.key)["path"])

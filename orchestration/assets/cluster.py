@@ -12,6 +12,7 @@ from dagster import (
 from liveline import deploy
 from orchestration.assets.image import registry_image
 from orchestration.facts import latest_metadata
+from orchestration.faults import RETRY, classified
 from orchestration.resources.cluster import ClusterResource
 
 GROUP = "cluster"
@@ -19,7 +20,11 @@ GROUP = "cluster"
 POOL = "k8s_cluster"
 
 
-@asset(deps=[registry_image], group_name=GROUP, code_version="1", pool=POOL, kinds={"kubernetes"})
+@asset(
+    deps=[registry_image], group_name=GROUP, code_version="1", pool=POOL, kinds={"kubernetes"},
+    retry_policy=RETRY,
+)  # fmt: skip
+@classified
 def cluster_deployment(
     context: AssetExecutionContext, cluster: ClusterResource
 ) -> MaterializeResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import ContainerClient, ExponentialRetry
 from dagster import ConfigurableResource
 from dagster_azure.blob import (
     AzureBlobStorageDefaultCredential,
@@ -50,6 +50,16 @@ class BlobStoreResource(ConfigurableResource):
 
     @contextmanager
     def models(self) -> Iterator[ContainerClient]:
-        """A client for the models container."""
+        """A client for the models container, with bounded retries and timeouts: the
+        SDK's defaults take 80 s to give up on an unreachable account, longer than a
+        sensor tick may take; steps retry outages themselves (orchestration.faults)."""
         with self.storage().get_client() as service:
-            yield service.get_container_client(self.container_name())
+            container = service.get_container_client(self.container_name())
+            with ContainerClient.from_container_url(
+                container.url,
+                credential=container.credential,
+                retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2),
+                connection_timeout=5,
+                read_timeout=30,
+            ) as bounded:
+                yield bounded

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Self
 
-from azure.storage.blob import ContainerClient, ExponentialRetry
 from dagster import (
     AssetMaterialization,
     AssetObservation,
@@ -111,7 +110,7 @@ def evaluate(
     change = git_watch.poll(repo, branch, paths, last.head, last.build)
     context.log.info("%s %s: %s at %s", git_watch.redact(source), branch, change.kind, change.head)
     now = time.time()
-    with blob_store.models() as models, bounded(models) as container:
+    with blob_store.models() as container:
         found = model_watch.poll(container, last.models, now, s.model_sweep_s)
     for prefix, why in found.rejected.items():
         context.log.warning("passed over published model %s: %s", prefix, why)
@@ -212,18 +211,6 @@ def retry_due(
         return f"run {run.run_id} for {key} failed; retrying in {wait:.0f} s"
     context.log.warning("retrying release %s after failed run %s", last.requested, run.run_id)
     return ""
-
-
-def bounded(container: ContainerClient) -> ContainerClient:
-    """The same container with retries and timeouts that fit in a 60 s sensor tick (the
-    SDK's default retries take 80 s to give up on an unreachable account)."""
-    return ContainerClient.from_container_url(
-        container.url,
-        credential=container.credential,
-        retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2),
-        connection_timeout=5,
-        read_timeout=20,
-    )
 
 
 def _live_already(context: SensorEvaluationContext, commit: str, model: str) -> str:

@@ -1,0 +1,85 @@
+"""Transient or permanent: which step failures are retried, and what they say."""
+
+# No `from __future__ import annotations`: Dagster reads the test assets' annotations.
+
+import requests
+import urllib3
+from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
+from dagster import AssetExecutionContext, Failure, asset, materialize
+from docker.errors import DockerException
+from kubernetes.client import ApiException
+
+from liveline import settings
+from orchestration import faults
+
+S = settings.load({})
+
+
+def wrapped(inner: BaseException, outer: type[Exception] = RuntimeError) -> Exception:
+    try:
+        try:
+            raise inner
+        except BaseException as e:
+            raise outer("while publishing the model") from e
+    except Exception as e:
+        return e
+
+
+def test_connection_failures_anywhere_in_the_chain_are_transient():
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert faults.is_transient(refused)
+    assert faults.is_transient(wrapped(refused))
+    assert faults.is_transient(ServiceRequestError("<urllib3 ...> 127.0.0.1:10000 refused"))
+    assert faults.is_transient(requests.exceptions.ConnectionError("127.0.0.1:5000"))
+    assert faults.is_transient(urllib3.exceptions.MaxRetryError(None, "/v2/", "refused"))
+    assert faults.is_transient(ApiException(status=503))
+    assert faults.is_transient(
+        DockerException("Error while fetching server API version: Connection refused")
+    )
+
+
+def test_answers_that_will_not_change_are_permanent():
+    assert not faults.is_transient(ValueError("artifact sha256 does not match its card"))
+    assert not faults.is_transient(ApiException(status=422))
+    assert not faults.is_transient(ResourceNotFoundError("no such blob"))
+    assert not faults.is_transient(Failure("smoke test failed"))
+
+
+def test_the_error_names_the_component_and_what_to_do():
+    cases = {
+        "HTTPConnectionPool(host='127.0.0.1', port=10000): refused": "Azure Blob Storage",
+        "HTTPConnectionPool(host='127.0.0.1', port=5000): refused": "the container registry",
+        "HTTPSConnectionPool(host='127.0.0.1', port=6443): refused": "the Kubernetes API",
+        "('Connection aborted.', FileNotFoundError(2, 'No such file')) /var/run/docker.sock": (
+            "the Docker engine"
+        ),
+    }
+    for text, name in cases.items():
+        message = str(faults.unavailable(wrapped(ConnectionError(text)), S))
+        assert message.startswith(name) and "make up" in message, message
+
+
+def test_a_step_retries_an_outage_but_not_a_permanent_failure(tmp_path):
+    calls = {"flaky": 0, "broken": 0}
+
+    @asset(retry_policy=faults.RETRY.__class__(max_retries=2, delay=0))
+    @faults.classified
+    def flaky(context: AssetExecutionContext) -> None:
+        """Fails once as a refused connection would, then works."""
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise ServiceRequestError("127.0.0.1:10000: Connection refused")
+        context.log.info("answered")
+
+    @asset(retry_policy=faults.RETRY.__class__(max_retries=2, delay=0))
+    @faults.classified
+    def broken() -> None:
+        """Fails as a tampered model would: no retry helps."""
+        calls["broken"] += 1
+        raise ValueError("artifact sha256 does not match its card")
+
+    assert materialize([flaky]).success and calls["flaky"] == 2
+    result = materialize([broken], raise_on_error=False)
+    assert not result.success and calls["broken"] == 1
+    (failure,) = result.get_step_failure_events()
+    assert "does not match its card" in str(failure.event_specific_data.error)
