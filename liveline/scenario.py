@@ -134,7 +134,11 @@ def release_runs(instance: DagsterInstance) -> list:
 
 @contextlib.contextmanager
 def scenario(
-    root: Path, tick_s: int, settle_s: int, first_model: Path | None = None
+    root: Path,
+    tick_s: int,
+    settle_s: int,
+    first_model: Path | None = None,
+    more: dict[str, str] | None = None,
 ) -> Iterator[Scenario]:
     """A scenario in root (a clone, an instance, dagster dev's log), with `dagster dev`
     started; everything it created is deleted on exit, the clone and logs excepted."""
@@ -155,6 +159,7 @@ def scenario(
         "DAGSTER_INSTANCE": str(root / "dagster"),
         "DAGSTER_PORT": str(free_port()),
         "SENSORS_RUNNING": "1",
+        **(more or {}),  # other settings, by field name in upper case
     }
     env = {settings.env_name(k.lower()): v for k, v in overrides.items()}
     s = settings.load({**os.environ, **env})

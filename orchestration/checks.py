@@ -7,6 +7,7 @@ from liveline import modelstore, settings, smoke
 from orchestration.assets.image import SMOKE_CHECK, serving_image
 from orchestration.assets.model import trained_model
 from orchestration.facts import latest_metadata
+from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
 
@@ -28,7 +29,8 @@ def trained_model_quality_gate(context: AssetCheckExecutionContext) -> AssetChec
     )
 
 
-@asset_check(asset=serving_image, name=SMOKE_CHECK, blocking=True)
+@asset_check(asset=serving_image, name=SMOKE_CHECK, blocking=True, retry_policy=RETRY)
+@classified
 def serving_image_smoke_test(
     context: AssetCheckExecutionContext,
     image_builder: ImageBuilderResource,

@@ -11,7 +11,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, ContainerClient
 
 from liveline.modelstore.base import ARTIFACT_FILE, CARD_FILE, UNCHANGED, ModelStoreError, sha256
-from serving.model import ModelCard, ModelLoadError, verify_artifact
+from serving.model import ModelCard, ModelLoadError, check_sklearn_version, verify_artifact
 
 OLDEST = datetime.min.replace(tzinfo=UTC)
 
@@ -168,6 +168,10 @@ def validate(
         problems.append(f"artifact size {artifact_props.size} is not the card's")
     if artifact is not None and (actual := sha256(artifact)) != card.artifact_sha256:
         problems.append(f"the artifact's sha256 {actual} is not the card's: corrupt or tampered")
+    try:  # the serving image pins the scikit-learn that this environment runs
+        check_sklearn_version(card)
+    except ModelLoadError as e:
+        raise ModelStoreError(f"{prefix} cannot be served: {e}") from e
     if problems:
         raise ModelStoreError(
             f"{prefix} in {container.url} is inconsistent: {'; '.join(problems)}. Published "

@@ -23,7 +23,7 @@ from liveline.modelstore.base import (
     shortfalls,
 )
 from liveline.modelstore.catalog import PublishedModel, read_version
-from serving.model import ModelCard, ModelLoadError, verify_artifact
+from serving.model import ModelCard, ModelLoadError, check_sklearn_version, verify_artifact
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,7 @@ def read_model_dir(model_dir: Path) -> tuple[ModelCard, bytes, bytes]:
         card = ModelCard.from_json(card_bytes, source=str(model_dir / CARD_FILE))
         artifact = (model_dir / card.artifact_file).read_bytes()
         verify_artifact(card, artifact)
+        check_sklearn_version(card)  # a model the serving image could not load
     except OSError as e:
         raise ModelStoreError(f"cannot read the model in {model_dir}: {e}") from e
     except ModelLoadError as e:

@@ -14,6 +14,7 @@ from orchestration.assets.image import registry_image
 from orchestration.facts import latest_metadata
 from orchestration.faults import RETRY, classified
 from orchestration.resources.cluster import ClusterResource
+from orchestration.resources.registry import RegistryResource
 
 GROUP = "cluster"
 # One deployment touches the cluster at a time (dagster.yaml: pools default_limit 1).
@@ -26,11 +27,15 @@ POOL = "k8s_cluster"
 )  # fmt: skip
 @classified
 def cluster_deployment(
-    context: AssetExecutionContext, cluster: ClusterResource
+    context: AssetExecutionContext, cluster: ClusterResource, registry: RegistryResource
 ) -> MaterializeResult:
     """The serving Deployment live in the cluster: image by digest, code and model lineage."""
     pushed = latest_metadata(context.instance, registry_image.key)
     repository, digest = pushed["reference"].split("@", 1)
+    # The cluster pulls by digest: before touching it, the registry must serve that digest.
+    served = registry.manifest_digest(digest)
+    if served != digest:
+        raise Failure(f"the registry serves {served} for {pushed['reference']}: push it again")
     release = deploy.Release(
         repository, digest, pushed["revision"], pushed["model_version"], context.run.run_id
     )

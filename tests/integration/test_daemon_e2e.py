@@ -17,7 +17,7 @@ import time
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterRunStatus
 
-from liveline import deploy, dev, settings
+from liveline import deploy, dev, localplatform, settings
 from liveline.localplatform import k8s_build
 from liveline.scenario import RELEASE_SENSOR, release_runs, release_ticks, scenario
 from orchestration.sensors.release import ReleaseCursor
@@ -31,8 +31,9 @@ TICK_S, SETTLE_S = 2, 4
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory, local_platform, model_dir_pristine):
     root = tmp_path_factory.mktemp("e2e")
+    more = {"RELEASE_RETRY_BACKOFF_S": "2"}  # a failed release is retried soon
     with (
-        scenario(root, TICK_S, SETTLE_S, first_model=model_dir_pristine) as sc,
+        scenario(root, TICK_S, SETTLE_S, first_model=model_dir_pristine, more=more) as sc,
         sc.instance() as sc.dagster,
     ):
         yield sc
@@ -144,3 +145,28 @@ def test_a_manual_kubectl_set_image_shows_as_drift(e2e):
     # Drift is reported, never "repaired" behind the user's back.
     assert deploy.live(e2e.api, namespace, name).image == by_hand
     assert len(release_runs(e2e.dagster)) == runs
+
+
+def test_a_release_failed_by_an_outage_goes_live_once_the_service_is_back(e2e):
+    runs_before = len(release_runs(e2e.dagster))
+    localplatform.down(e2e.layout, ["registry"])
+    try:
+        head = e2e.commit("during an outage")
+        deadline = time.monotonic() + LIVE_TIMEOUT_S
+        while not any(r.status == DagsterRunStatus.FAILURE for r in release_runs(e2e.dagster)):
+            assert time.monotonic() < deadline, "no release failed while the registry was down"
+            time.sleep(1)
+    finally:
+        localplatform.up(e2e.layout)
+    wait_live(
+        e2e,
+        head,
+        e2e.dagster.get_latest_materialization_event(AssetKey("cluster_deployment"))
+        .asset_materialization.metadata["model_version"]
+        .value,
+    )
+    runs = release_runs(e2e.dagster)
+    failed, retried = runs[1], runs[0]
+    assert len(runs) == runs_before + 2
+    assert failed.status == DagsterRunStatus.FAILURE and failed.tags["liveline/commit"] == head
+    assert retried.tags["liveline/trigger"] == "retry" and retried.tags["liveline/commit"] == head

@@ -4,8 +4,10 @@ fails its smoke test is never pushed (blocking checks, cf. dagster#25112)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -135,3 +137,85 @@ def test_an_image_failing_its_smoke_test_is_never_pushed(
 def _facts(instance, name: str) -> dict:
     event = instance.get_latest_materialization_event(AssetKey(name))
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+# --- hostile input to the pipeline: stopped at the earliest asset, never retried -------
+
+
+def retries(result, step: str) -> int:
+    return len(
+        result.filter_events(
+            lambda e: e.event_type == DagsterEventType.STEP_UP_FOR_RETRY and e.step_key == step
+        )
+    )
+
+
+def upload_version(container, prefix: str, card: bytes, artifact: bytes) -> None:
+    """Blobs as a foreign or careless publisher writes them: metadata consistent with the
+    bytes (so only the content itself can give them away)."""
+    sha = modelstore.base.sha256
+    container.upload_blob(f"{prefix}/model.skops", artifact, metadata={"sha256": sha(artifact)})
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    container.upload_blob(
+        f"{prefix}/model_card.json", card, metadata={"sha256": sha(card), "published_at": now}
+    )
+
+
+@pytest.mark.parametrize("hostile", ["not JSON", "missing fields", "newer scikit-learn"])
+def test_a_hostile_model_card_is_passed_over_and_alone_it_stops_the_build(
+    env, model_dir_pristine, hostile
+):
+    instance, container, _ = env
+    artifact = (model_dir_pristine / "model.skops").read_bytes()
+    good = json.loads((model_dir_pristine / "model_card.json").read_text())
+    modelstore.ensure_container(container)
+
+    def hostile_version() -> str:
+        version = f"hostile-{uuid.uuid4().hex[:8]}"
+        bad = {
+            "not JSON": b"{'model_name': oops",
+            "missing fields": json.dumps({"model_name": good["model_name"]}).encode(),
+            "newer scikit-learn": json.dumps(
+                {**good, "model_version": version, "sklearn_version": "99.0.0"}
+            ).encode(),
+        }[hostile]
+        upload_version(container, f"{good['model_name']}/{version}", bad, artifact)
+        return version
+
+    version = hostile_version()
+    alone = run(instance, IMAGE_STAGE)
+    assert not alone.success and materialized(alone) == {"app_source"}
+    error = failure(alone, "serving_image")
+    assert "no valid published model" in error and version in error, error
+    if hostile == "newer scikit-learn":
+        assert "trained with scikit-learn 99.0.0" in error
+    assert retries(alone, "serving_image") == 0  # permanent: no retry would help
+
+    valid = modelstore.publish(container, model_dir_pristine).model
+    newer = hostile_version()  # published after the valid one: passed over, named
+    passed_over = run(instance, IMAGE_STAGE)
+    assert passed_over.success
+    built = _facts(instance, "serving_image")
+    assert built["model_version"] == valid.version
+    assert newer in json.dumps(built["models_passed_over"])
+
+
+def test_a_commit_that_breaks_the_dockerfile_stops_at_serving_image(
+    env, model_dir_pristine, tmp_path
+):
+    instance, container, _ = env
+    modelstore.publish(container, model_dir_pristine)
+    repo = tmp_path / "app"
+    subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True)
+    with (repo / "serving" / "Dockerfile").open("a") as f:
+        f.write("\nRUN exit 3\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "commit", "-qam", "break the build"], check=True)
+
+    result = run(instance, IMAGE_STAGE, {"app_source": {"config": {"repo": str(repo)}}})
+    assert not result.success and materialized(result) == {"app_source"}
+    error = failure(result, "serving_image")
+    assert "exit 3" in error or "returned a non-zero code: 3" in error, error
+    assert retries(result, "serving_image") == 0
+    steps = {e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START}
+    assert steps == {"app_source", "serving_image"}  # nothing pushed, nothing deployed

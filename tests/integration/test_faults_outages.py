@@ -1,0 +1,196 @@
+"""Outages during a release, against the real local platform: Azurite, the Docker
+engine, the registry and the Kubernetes API server each stopped before, during and after
+the step that uses it.
+
+Every case: the step that needs the stopped service fails naming it and what to do,
+after its retry policy ran it again three times; nothing half-done is visible as valid;
+the live deployment is what it was; once the platform is back, the same release goes
+live. A release is split into two in-process runs at the step boundary, so "before" and
+"after" are exact; "during" stops the service as the step starts. The platform is
+restarted by the same `up` as `make up`; cases run last in the suite's order of
+components, and each leaves the platform up.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import kubernetes
+import pytest
+import requests
+from dagster import DagsterEventType, instance_for_test, materialize
+
+from liveline import deploy, localplatform, modelstore, settings
+from orchestration.assets.image import COMMIT_TAG
+from orchestration.definitions import ASSETS, CHECKS, RESOURCES
+
+pytestmark = pytest.mark.integration
+
+RELEASE = ["app_source", "serving_image", "registry_image", "cluster_deployment"]
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@dataclass(frozen=True)
+class Case:
+    component: str  # as `make down` names it
+    step: str  # the step that uses it
+    phase: str  # before | during | after
+    fails: str | None  # the step that fails (None: the run needs the service no more)
+    named: str  # how the failure names the component
+
+    def __str__(self) -> str:
+        return f"{self.component}-{self.phase}-{self.step}"
+
+
+BLOB, ENGINE, REGISTRY, K8S = (
+    "Azure Blob Storage", "the Docker engine", "the container registry", "the Kubernetes API"
+)  # fmt: skip
+CASES = [
+    Case("azurite", "serving_image", "before", "serving_image", BLOB),
+    Case("azurite", "serving_image", "during", "serving_image", BLOB),
+    Case("azurite", "serving_image", "after", None, BLOB),
+    Case("docker-engine", "serving_image", "before", "serving_image", ENGINE),
+    Case("docker-engine", "serving_image", "during", "serving_image", ENGINE),
+    Case("docker-engine", "serving_image", "after", "registry_image", ENGINE),
+    Case("registry", "registry_image", "before", "registry_image", REGISTRY),
+    Case("registry", "registry_image", "during", "registry_image", REGISTRY),
+    Case("registry", "registry_image", "after", "cluster_deployment", REGISTRY),
+    Case("kubernetes", "cluster_deployment", "before", "cluster_deployment", K8S),
+    Case("kubernetes", "cluster_deployment", "during", "cluster_deployment", K8S),
+]
+
+
+def git(repo, *args: str) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=F", "-c", "user.email=f@example.com", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, local_platform, blob_service, kube_api, model_dir_pristine):
+    """A clone to commit to, a models container with one model, and a live release."""
+    tag = f"fault-{uuid.uuid4().hex[:8]}"
+    repo = tmp_path_factory.mktemp("faults") / "app"
+    subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True)
+    with pytest.MonkeyPatch.context() as env, instance_for_test() as instance:
+        for key, value in {"MODELS_CONTAINER": tag, "K8S_NAMESPACE": tag,
+                           "SERVING_REPOSITORY": f"liveline/{tag}"}.items():  # fmt: skip
+            env.setenv(f"LIVELINE_{key}", value)
+        env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+        container = blob_service.get_container_client(tag)
+        modelstore.publish(container, model_dir_pristine)
+        w = SimpleNamespace(
+            repo=repo, instance=instance, layout=local_platform, api=kube_api,
+            container=container, s=settings.load(),
+        )  # fmt: skip
+        release(w, RELEASE, commit(w, "baseline"))
+        yield w
+    localplatform.up(local_platform)
+    kubernetes.client.CoreV1Api(kube_api).delete_namespace(tag)
+    container.delete_container()
+
+
+def commit(w, text: str) -> str:
+    (w.repo / "serving" / "RELEASE_NOTE").write_text(text)
+    git(w.repo, "add", "serving/RELEASE_NOTE")
+    git(w.repo, "commit", "-qm", text)
+    return git(w.repo, "rev-parse", "HEAD")
+
+
+def release(w, selection: list[str], head: str, check: bool = True):
+    config = {"app_source": {"config": {"repo": str(w.repo), "commit": head}}}
+    result = materialize(
+        [*ASSETS, *CHECKS], instance=w.instance, resources=RESOURCES, selection=selection,
+        run_config={"ops": config if "app_source" in selection else {}},
+        tags={COMMIT_TAG: head}, raise_on_error=False,
+    )  # fmt: skip
+    if check:
+        assert result.success, [
+            str(e.event_specific_data.error) for e in result.get_step_failure_events()
+        ]
+    return result
+
+
+def live(w) -> deploy.Rollout:
+    rollout = deploy.live(w.api, w.s.k8s_namespace, w.s.k8s_deployment)
+    assert rollout is not None
+    return rollout
+
+
+def stop_when_started(w, component: str, step: str) -> threading.Thread:
+    """Stop component as soon as a new run's step starts (the run is in this thread's
+    instance; polled every 50 ms)."""
+    known = {r.run_id for r in w.instance.get_runs()}
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            for run in w.instance.get_runs(limit=1):
+                if run.run_id in known:
+                    continue
+                started = w.instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
+                if any(e.dagster_event.step_key == step for e in started):
+                    localplatform.down(w.layout, [component])
+                    return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world, case):
+    w = world
+    head = commit(w, str(case))
+    before = live(w)
+    cut = RELEASE.index(case.step) + (1 if case.phase == "after" else 0)
+    if cut:
+        release(w, RELEASE[:cut], head)
+    watcher = None
+    if case.phase == "during":
+        watcher = stop_when_started(w, case.component, case.step)
+    else:
+        localplatform.down(w.layout, [case.component])
+    try:
+        result = release(w, RELEASE[cut:], head, check=False)
+        if watcher:
+            watcher.join(timeout=60)
+    finally:
+        localplatform.up(w.layout)
+
+    if case.fails is None:  # nothing after the step needs the service: the release is live
+        assert result.success
+        assert live(w).annotations[deploy.A_CODE] == head
+        return
+    assert not result.success
+    (failure,) = [e for e in result.get_step_failure_events() if e.step_key == case.fails]
+    message = str(failure.event_specific_data.error)
+    assert case.named in message and "make up" in message, message
+    retried = result.filter_events(
+        lambda e: e.event_type == DagsterEventType.STEP_UP_FOR_RETRY and e.step_key == case.fails
+    )
+    assert len(retried) == 3  # transient: retried with backoff, then reported
+    assert live(w).image == before.image  # the live deployment is what it was
+    if case.fails == "registry_image":  # no tag names a digest the registry lacks
+        tag = (
+            w.instance.get_latest_materialization_event("serving_image")
+            .asset_materialization.metadata["tag"]
+            .value
+        )
+        url = f"http://{w.s.registry}/v2/{w.s.serving_repository}/manifests/{tag}"
+        served = requests.head(url, headers={"Accept": MANIFEST_V2}, timeout=10)
+        assert served.status_code in (200, 404)
+        if served.status_code == 200:  # pushed before the outage: it must be complete
+            digest = served.headers["Docker-Content-Digest"]
+            by_digest = f"http://{w.s.registry}/v2/{w.s.serving_repository}/manifests/{digest}"
+            assert requests.get(by_digest, headers={"Accept": MANIFEST_V2}, timeout=10).ok
+
+    # Recovered: the same release goes live (in production the release sensor requests it
+    # again; see test_sensors_release and test_daemon_e2e).
+    release(w, RELEASE[RELEASE.index(case.fails) :], head)
+    assert live(w).annotations[deploy.A_CODE] == head
