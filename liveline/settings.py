@@ -130,6 +130,11 @@ class Settings:
     def wheels_dir(self) -> Path:
         return self.state_dir / "wheels"
 
+    @property
+    def sboms_dir(self) -> Path:
+        # The CycloneDX SBOM of each serving image built, named after its image id.
+        return self.state_dir / "sboms"
+
 
 def env_name(field_name: str) -> str:
     return f"LIVELINE_{field_name.upper()}"

@@ -3,6 +3,10 @@
 debootstrap builds a minimal Debian bookworm with Python 3.11 and venv from Debian's
 packages; it is trimmed, then imported into the engine as settings.base_image. Built
 once: `up` reuses the image whenever the engine already has it.
+
+`up` also pushes it to the local registry (once), as production's base lives in a
+registry: an imported image has no manifest digest until it is pushed, and image builds
+pin their base by that digest (liveline/images.py resolve_base).
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ from contextlib import closing
 from pathlib import Path
 from typing import IO, Any
 
+import docker.auth
 import docker.errors
+import requests
 
+from liveline import images
 from liveline.localplatform import apt, docker_engine, processes
 from liveline.localplatform.commands import run_logged
 from liveline.localplatform.layout import Layout
@@ -26,6 +33,7 @@ from liveline.localplatform.report import Status
 log = logging.getLogger(__name__)
 
 NAME = "base-image"
+LOCAL_REGISTRY_HOSTS = ("127.0.0.1", "localhost")
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
 DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
 SUITE = "bookworm"
@@ -122,8 +130,61 @@ def _split(reference: str) -> tuple[str, str]:
 
 
 def up(layout: Layout) -> None:
-    if inspect(layout) is not None:
+    if inspect(layout) is None:
+        _build(layout)
+    _publish(layout)
+
+
+def registry_target(layout: Layout) -> tuple[str, str] | None:
+    """(repository, tag) that `up` pushes the base to: the local registry, same name and
+    tag; None when there is nothing to push (a non-local registry, or a base that is
+    pinned or named in a registry already)."""
+    s = layout.settings
+    repository, tag = _split(s.base_image)
+    if (
+        s.registry_host not in LOCAL_REGISTRY_HOSTS  # a real registry is not ours to fill
+        or images.PINNED.match(s.base_image)
+        or not images.qualified(repository).startswith(f"{docker.auth.INDEX_NAME}/")
+    ):
+        return None
+    return f"{s.registry}/{repository}", tag
+
+
+def _publish(layout: Layout) -> None:
+    """Push the base to the local registry unless it serves it already (by digest)."""
+    if (target := registry_target(layout)) is None:
         return
+    repository, tag = target
+    with closing(docker_engine.client(layout, timeout=600)) as client:
+        attrs = client.api.inspect_image(layout.settings.base_image)
+        for pinned in attrs.get("RepoDigests") or []:
+            name, _, digest = pinned.partition("@")
+            if name == repository and _served(layout, digest):
+                return
+        started = time.monotonic()
+        client.api.tag(layout.settings.base_image, repository, tag)
+        try:
+            digest = images.push(client, repository, tag)
+        except images.ImageError as e:
+            raise processes.PlatformError(
+                f"{NAME}: cannot push {layout.settings.base_image} to the local registry: "
+                f"{e}. Is the registry up (`make status`)?"
+            ) from e
+    log.info("%s: pushed as %s@%s in %.1f s", NAME, repository, digest,
+             time.monotonic() - started)  # fmt: skip
+
+
+def _served(layout: Layout, digest: str) -> bool:
+    repository = _split(layout.settings.base_image)[0]
+    url = f"http://{layout.settings.registry}/v2/{repository}/manifests/{digest}"
+    try:
+        response = requests.head(url, headers={"Accept": images.MANIFEST_V2}, timeout=10)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
+
+
+def _build(layout: Layout) -> None:
     logfile = layout.logfile(NAME)
     rootfs = layout.base_image_dir / "rootfs"
     if rootfs.exists():  # a half-built tree from an interrupted run

@@ -1,6 +1,7 @@
 """Stage "image": the app source at a commit, the serving image, the pushed image."""
 
 import tempfile
+import time
 from pathlib import Path
 
 import docker.errors
@@ -19,6 +20,7 @@ from pydantic import Field
 from liveline import gitrepo, images, modelstore, settings
 from orchestration.assets.blob import model_blob
 from orchestration.facts import latest_metadata, require_passed
+from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
 from orchestration.resources.registry import RegistryError, RegistryResource
@@ -68,7 +70,11 @@ def app_source(context: AssetExecutionContext, config: AppSourceConfig) -> Mater
     )
 
 
-@asset(deps=[app_source, model_blob], group_name=GROUP, code_version="1", kinds={"docker"})
+@asset(
+    deps=[app_source, model_blob], group_name=GROUP, code_version="1", kinds={"docker"},
+    retry_policy=RETRY,
+)  # fmt: skip
+@classified
 def serving_image(
     context: AssetExecutionContext,
     image_builder: ImageBuilderResource,
@@ -94,6 +100,18 @@ def serving_image(
                 f"{registry.target().image}:{tag}",
                 created=source["date"],
             )
+            started = time.monotonic()
+            bom, bom_path = image_builder.write_sbom(client, built)
+            sbom_seconds = time.monotonic() - started
+    # What is installed, read back from the image, must be what trained the model.
+    installed = bom.version_of("scikit-learn")
+    if installed != model.card["sklearn_version"]:
+        raise Failure(
+            f"image {built.image_id} has scikit-learn {installed}, the model was trained "
+            f"with {model.card['sklearn_version']} (SBOM {bom_path})"
+        )
+    base = built.base
+    assert base is not None  # build_serving_image always passes BASE_IMAGE
     return MaterializeResult(
         metadata={
             "image_id": built.image_id,
@@ -108,6 +126,16 @@ def serving_image(
             "build_seconds": MetadataValue.float(round(built.seconds, 2)),
             "layers_reused": f"{built.cached_steps}/{built.steps} steps from cache",
             "models_passed_over": MetadataValue.json(passed_over),
+            "base_image": base.reference,
+            "base_image_digest": base.digest,
+            "base_image_configured": base.configured,
+            "base_image_pinned_by": base.pinned_by,
+            "sbom_components": MetadataValue.int(len(bom.packages)),
+            "sbom_sha256": bom.sha256,
+            "sbom_path": MetadataValue.path(str(bom_path)),
+            "sbom_seconds": MetadataValue.float(round(sbom_seconds, 2)),
+            "sbom": MetadataValue.md(bom.summary()),
+            "sklearn_version": installed,
         },
         data_version=DataVersion(built.image_id),
     )
@@ -125,7 +153,9 @@ def chosen_model(container, wanted: str | None) -> tuple[modelstore.PublishedMod
         raise Failure(f"the run was requested for model {wanted}, which is not usable: {e}") from e
 
 
-@asset(deps=[serving_image], group_name=GROUP, code_version="1", kinds={"docker"})
+@asset(deps=[serving_image], group_name=GROUP, code_version="1", kinds={"docker"},
+       retry_policy=RETRY)  # fmt: skip
+@classified
 def registry_image(
     context: AssetExecutionContext,
     image_builder: ImageBuilderResource,

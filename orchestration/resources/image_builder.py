@@ -13,7 +13,7 @@ import docker
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from liveline import images, settings
+from liveline import images, sbom, settings
 from liveline.localplatform import docker_engine, ensure_wheels
 from liveline.localplatform.layout import Layout
 
@@ -72,3 +72,11 @@ class ImageBuilderResource(ConfigurableResource):
             card = json.loads((model_dir / "model_card.json").read_text())
             args = images.build_args(card, revision, str(repo), s.base_image, created)
             return images.build(client, context, reference, args, timeout_s=self.build_timeout_s)
+
+    def write_sbom(
+        self, client: docker.DockerClient, built: images.BuiltImage
+    ) -> tuple[sbom.ImageSbom, Path]:
+        """The built image's CycloneDX SBOM, from what is installed in it, kept in
+        <state>/sboms/ (the path is returned)."""
+        document = sbom.for_image(client, built.image_id)
+        return document, document.write(self.resolved().sboms_dir)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from azure.identity import DefaultAzureCredential
 
-from liveline import settings
+from liveline import modelstore, settings
 from orchestration.definitions import defs
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
@@ -32,6 +33,9 @@ def test_blob_store_defaults_to_azurite_with_the_dev_key():
     assert storage.account_url == settings.load().blob_account_url
     assert storage.credential.credential_type == "key"
     assert store.container_name() == "models"
+    # The emulator's public, well-known key; a real account never gets a key (below).
+    with storage.get_client() as service:
+        assert service.credential.account_key == settings.AZURITE_KEY
 
 
 def test_blob_store_reads_the_environment_at_run_time_not_import(monkeypatch):
@@ -44,6 +48,33 @@ def test_blob_store_reads_the_environment_at_run_time_not_import(monkeypatch):
     assert storage.credential.credential_type == "default_azure_credential"
     assert store.container_name() == "models-prod"
     assert BlobStoreResource(container="mine").container_name() == "mine"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acct.blob.core.windows.net",
+        "https://acct.blob.core.chinacloudapi.cn",
+        # Only a loopback host is the emulator: a name that merely starts like one is not.
+        "https://127.0.0.1.example.net/devstoreaccount1",
+        "https://localhost.example.net/devstoreaccount1",
+    ],
+)
+def test_a_real_account_gets_a_token_credential_never_an_account_key(monkeypatch, url):
+    """Production (a real account URL) builds clients on DefaultAzureCredential (workload
+    identity on AKS); the emulator's well-known key never leaves the machine."""
+    monkeypatch.setenv("LIVELINE_MODELS_ACCOUNT_URL", url)
+    # What DefaultAzureCredential reads: a client is built, no token is asked for.
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
+        monkeypatch.setenv(name, f"canary-{name.lower().replace('_', '-')}")
+    # The asset graph's path (dagster-azure) and the library's (`liveline publish`).
+    with defs().resources["blob_store"].storage().get_client() as service:
+        clients = [service, modelstore.connect(url)]
+        for client in clients:
+            assert client.url.startswith(url)
+            assert isinstance(client.credential, DefaultAzureCredential)
+            assert not hasattr(client.credential, "account_key")  # what a shared key has
+        clients[1].close()
 
 
 def test_image_builder_fields_beat_the_environment(monkeypatch):
