@@ -101,7 +101,8 @@ def components(s: settings.Settings) -> list[tuple[str, str, re.Pattern[str], st
         ("the Kubernetes API server", f"port {s.kube_apiserver_port}",
          _port(s.kube_apiserver_port, None),
          "check LIVELINE_KUBECONFIG and the cluster" if s.kubeconfig else local),
-        ("the Docker engine", docker, re.compile(re.escape(docker) + r"|docker\.sock"),
+        ("the Docker engine", docker,
+         re.compile(re.escape(docker) + r"|docker\.sock|server API version|docker\.errors"),
          "check LIVELINE_DOCKER_HOST" if s.docker_host else local),
     ]  # fmt: skip
 
@@ -116,7 +117,8 @@ def unavailable(error: BaseException, s: settings.Settings) -> ServiceUnavailabl
     """A ServiceUnavailable naming the component the error came from, and what to do."""
     errors = chain(error)
     root = next((e for e in reversed(errors) if isinstance(e, TRANSIENT)), errors[-1])
-    text = " ".join(str(e) for e in errors)
+    # Messages, and the exception types' modules (docker-py's errors name no address).
+    text = " ".join(f"{type(e).__module__}.{type(e).__name__} {e}" for e in errors)
     where = f"{error}" if root is error else f"{error} ({type(root).__name__}: {root})"
     for name, address, pattern, todo in components(s):
         if pattern.search(text):

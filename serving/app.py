@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from serving.errors import ApiError
 from serving.metrics import ServiceMetrics
 from serving.model import ModelLoadError, load_model
+from serving.openapi import build_openapi
 from serving.routes import blueprint as routes
 from serving.routes import json_response
 
@@ -24,6 +25,9 @@ log = logging.getLogger("serving")
 DEFAULTS = {
     "MODEL_DIR": "/app/model",
     "MAX_BATCH_ROWS": 1000,
+    # Far beyond any real feature value and far below where the pipeline could overflow;
+    # declared in /openapi.json, so "a valid request" has one meaning.
+    "MAX_ABS_VALUE": 1e15,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "CODE_REVISION": "unknown",
     "BUILD_TIME": "unknown",
@@ -43,14 +47,24 @@ def create_app(test_config: dict | None = None) -> Flask:
         log.critical("refusing to start: %s", e)
         raise
     app.extensions["model"] = model
-    metrics = ServiceMetrics(
-        model.card.model_name, model.card.model_version, str(app.config["CODE_REVISION"])
-    )
+    # from_prefixed_env parses values as JSON: an all-digit revision would arrive as an int.
+    for key in ("CODE_REVISION", "BUILD_TIME"):
+        app.config[key] = str(app.config[key])
+    revision = app.config["CODE_REVISION"]
+    metrics = ServiceMetrics(model.card.model_name, model.card.model_version, revision)
     app.extensions["metrics"] = metrics
+    app.extensions["openapi"] = build_openapi(
+        model.card,
+        max_rows=app.config["MAX_BATCH_ROWS"],
+        max_abs_value=app.config["MAX_ABS_VALUE"],
+        max_body_bytes=app.config["MAX_CONTENT_LENGTH"],
+        code_revision=revision,
+        metrics_content_type=metrics.content_type,
+    )
     identity = {
         "X-Model-Name": model.card.model_name,
         "X-Model-Version": model.card.model_version,
-        "X-Code-Revision": str(app.config["CODE_REVISION"]),
+        "X-Code-Revision": revision,
     }
 
     @app.before_request
@@ -79,7 +93,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         if e.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"]
             message = f"request body is larger than the limit of {limit} bytes"
-        return json_response({"error": message, "status": e.code}, e.code or 500)
+        response = json_response({"error": message, "status": e.code}, e.code or 500)
+        # Keep the exception's own headers (405's Allow, RFC 9110), not its HTML type.
+        response.headers.extend(
+            (name, value) for name, value in e.get_headers() if name.lower() != "content-type"
+        )
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Response:

@@ -14,8 +14,13 @@ from serving.errors import ApiError
 _NUMBER_TYPES = (int, float)
 
 
-def parse_rows(body: bytes, feature_names: tuple[str, ...], max_rows: int) -> np.ndarray:
-    """Validate a JSON body of `input` rows or named `instances`; return an (n, f) array."""
+def parse_rows(
+    body: bytes, feature_names: tuple[str, ...], max_rows: int, max_abs: float
+) -> np.ndarray:
+    """Validate a JSON body of `input` rows or named `instances`; return an (n, f) array.
+
+    Every value must be a JSON number (not a boolean) within [-max_abs, max_abs].
+    """
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as e:
@@ -36,7 +41,17 @@ def parse_rows(body: bytes, feature_names: tuple[str, ...], max_rows: int) -> np
     if len(items) > max_rows:
         raise ApiError(400, f"batch of {len(items)} rows exceeds the limit of {max_rows}")
     rows = items if field == "input" else _rows_from_instances(items, feature_names)
-    return _to_matrix(rows, feature_names, field, body)
+    matrix = _to_matrix(rows, feature_names, field, body)
+    # One comparison rejects NaN and infinities too (they compare False).
+    out_of_range = ~(np.abs(matrix) <= max_abs)
+    if out_of_range.any():
+        i, j = (int(v) for v in np.argwhere(out_of_range)[0])
+        raise ApiError(
+            400,
+            f"{field}[{i}], feature {j} ({feature_names[j]!r}) is {float(matrix[i, j])!r}, "
+            f"outside the accepted range -{max_abs:g} to {max_abs:g}",
+        )
+    return matrix
 
 
 def _rows_from_instances(instances: list, names: tuple[str, ...]) -> list[list]:
@@ -73,13 +88,8 @@ def _to_matrix(rows: list, names: tuple[str, ...], field: str, body: bytes) -> n
         or matrix.shape[1] != len(names)
     ):
         _explain(rows, names, field)
-        matrix = np.array(rows, dtype=np.float64)
-    else:
-        matrix = matrix.astype(np.float64, copy=False)
-    if not np.isfinite(matrix).all():
-        i, j = (int(v) for v in np.argwhere(~np.isfinite(matrix))[0])
-        raise ApiError(400, f"{field}[{i}], feature {j} ({names[j]!r}) is not a finite number")
-    return matrix
+        return np.array(rows, dtype=np.float64)
+    return matrix.astype(np.float64, copy=False)
 
 
 def _explain(rows: list, names: tuple[str, ...], field: str) -> None:
@@ -108,7 +118,10 @@ def _kind(value: object) -> str:
 
 
 def _preview(value: object) -> str:
-    text = orjson.dumps(value).decode()
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # orjson writes 254 levels; it reads 1,024
+        return f"{_kind(value)} nested too deeply to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -1,10 +1,11 @@
-"""The scoring API: /score, /healthz, /readyz, /version, /metrics."""
+"""The scoring API: /score, /healthz, /readyz, /version, /metrics, /openapi.json."""
 
 from __future__ import annotations
 
 import numpy as np
 import orjson
 from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from serving.errors import ApiError
 from serving.payload import parse_rows
@@ -27,9 +28,10 @@ def score() -> Response:
         raise ApiError(415, f"Content-Type must be {JSON}, got {request.mimetype or 'none'!r}")
     model = current_app.extensions["model"]
     rows = parse_rows(
-        request.get_data(cache=False),
+        _read_body(),
         model.card.feature_names,
         current_app.config["MAX_BATCH_ROWS"],
+        current_app.config["MAX_ABS_VALUE"],
     )
     probabilities = model.predict_proba(rows)
     if not np.isfinite(probabilities).all():
@@ -47,6 +49,23 @@ def score() -> Response:
             "probabilities": probabilities,
         }
     )
+
+
+def _read_body() -> bytes:
+    """The request body; 413 if it is over the limit, streamed (chunked) bodies too."""
+    body = request.get_data(cache=False)
+    limit = request.max_content_length
+    # werkzeug ends a streamed body at the limit without an error (gunicorn streams
+    # chunked requests), so a longer body would be scored truncated. One more byte from
+    # the server's stream tells a body of exactly the limit from a longer one.
+    if (
+        request.content_length is None
+        and limit is not None
+        and len(body) >= limit
+        and request.environ["wsgi.input"].read(1)
+    ):
+        raise RequestEntityTooLarge()
+    return body
 
 
 @blueprint.get("/healthz")
@@ -81,3 +100,8 @@ def version() -> Response:
 def metrics() -> Response:
     registry = current_app.extensions["metrics"]
     return Response(registry.render(), mimetype=registry.content_type)
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    return json_response(current_app.extensions["openapi"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -129,10 +130,17 @@ def test_raw_bodies_that_are_not_json_are_400(client, raw, message):
     assert message in r.get_json()["error"]
 
 
-def test_huge_numbers_are_400(client):
+def test_huge_numbers_are_400(client, model_dir_pristine):
     row = ", ".join(["1e308"] * 29 + ["-1.7e308"])
-    r = client.post("/score", data=f'{{"input": [[{row}]]}}', content_type="application/json")
-    assert r.status_code == 400  # finite, but they overflow the scaler
+    body = f'{{"input": [[{row}]]}}'
+    r = client.post("/score", data=body, content_type="application/json")
+    assert r.status_code == 400
+    message = "feature 0 ('mean radius') is 1e+308, outside the accepted range -1e+15 to 1e+15"
+    assert message in r.get_json()["error"]
+    # Without the range limit they reach the model: finite, but they overflow the scaler.
+    limitless = create_app({"MODEL_DIR": str(model_dir_pristine), "MAX_ABS_VALUE": math.inf})
+    r = limitless.test_client().post("/score", data=body, content_type="application/json")
+    assert r.status_code == 400
     assert "input[0] is out of the range the model can score" in r.get_json()["error"]
     big_int = str(10**400)
     r = client.post("/score", data=f'{{"input": [[{big_int}]]}}', content_type="application/json")

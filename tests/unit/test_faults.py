@@ -83,3 +83,13 @@ def test_a_step_retries_an_outage_but_not_a_permanent_failure(tmp_path):
     assert not result.success and calls["broken"] == 1
     (failure,) = result.get_step_failure_events()
     assert "does not match its card" in str(failure.event_specific_data.error)
+
+
+def test_an_unreachable_docker_engine_is_named_though_its_error_names_no_address():
+    error = wrapped(
+        DockerException(
+            "Error while fetching server API version: ('Connection aborted.', "
+            "FileNotFoundError(2, 'No such file or directory'))"
+        )
+    )
+    assert str(faults.unavailable(error, S)).startswith("the Docker engine")
