@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint format test unit demo dev up down status bench bench-image bench-release clean
+.PHONY: help venv lint format test unit demo dev up down status bench bench-image bench-release test-faults clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ unit: venv ## the tests that need no platform
 
 test: venv lint up ## set up everything and run the whole suite
 	$(PY) -m pytest
+
+test-faults: venv up ## only the outage tests (part of `make test`): stops and restarts services
+	$(PY) -m pytest tests/integration/test_faults_outages.py
 
 demo: venv up ## set up everything and run the deploy job: model to live deployment
 	$(PY) -m liveline.demo
