@@ -54,6 +54,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     ServiceResponseError,
 )
 TRANSIENT_STATUS = {429, 502, 503, 504}  # HTTP answers that mean "try again"
+# dockerd reports a registry it could not reach only as text in its push stream.
+TRANSIENT_TEXT = re.compile(
+    r"connection refused|connection reset by peer|i/o timeout|no route to host|"
+    r"TLS handshake timeout|Client\.Timeout exceeded"
+)
 
 
 class ServiceUnavailable(Exception):
@@ -79,6 +84,8 @@ def is_transient(error: BaseException) -> bool:
             return True
         status = getattr(e, "status", None) or getattr(e, "status_code", None)
         if isinstance(status, int) and status in TRANSIENT_STATUS:
+            return True
+        if TRANSIENT_TEXT.search(str(e)):
             return True
         # docker-py reports an unreachable engine as a bare DockerException.
         if isinstance(e, DockerException) and "Error while fetching server API version" in str(e):

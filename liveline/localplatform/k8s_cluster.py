@@ -185,11 +185,10 @@ def up(layout: Layout) -> None:
 
 def _probe(layout: Layout) -> bool:
     """A pod reaches Ready (the scheduler and the kwok controller work); removed after."""
-    pod = ("-n", "default", "pod/liveline-probe")
-    kubectl(layout, "delete", *pod, "--ignore-not-found", "--wait=true", "--timeout=30s")
-    created = kubectl(layout, "create", "-f", str(PROBE_MANIFEST))
+    created = kubectl(layout, "create", "-f", str(PROBE_MANIFEST), "-o", "name")
     if created.returncode != 0:
         raise processes.PlatformError(f"{NAME}: creating a probe pod failed: {created.stderr}")
+    pod = ("-n", "default", created.stdout.strip())
     ready = kubectl(layout, "wait", *pod, "--for=condition=Ready", f"--timeout={PROBE_TIMEOUT_S}s",
                     timeout=PROBE_TIMEOUT_S + 30)  # fmt: skip
     kubectl(layout, "delete", *pod, "--wait=false")

@@ -33,6 +33,8 @@ def test_connection_failures_anywhere_in_the_chain_are_transient():
     assert faults.is_transient(requests.exceptions.ConnectionError("127.0.0.1:5000"))
     assert faults.is_transient(urllib3.exceptions.MaxRetryError(None, "/v2/", "refused"))
     assert faults.is_transient(ApiException(status=503))
+    pushed = 'push failed: Get "http://127.0.0.1:5000/v2/": dial tcp 127.0.0.1:5000: connect: '
+    assert faults.is_transient(RuntimeError(pushed + "connection refused"))
     assert faults.is_transient(
         DockerException("Error while fetching server API version: Connection refused")
     )
