@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import kubernetes
 import pytest
 import requests
-from dagster import DagsterEventType, instance_for_test, materialize
+from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import deploy, localplatform, modelstore, settings
 from orchestration.assets.image import COMMIT_TAG
@@ -184,7 +184,7 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
     assert live(w).image == before.image  # the live deployment is what it was
     if case.fails == "registry_image":  # no tag names a digest the registry lacks
         tag = (
-            w.instance.get_latest_materialization_event("serving_image")
+            w.instance.get_latest_materialization_event(AssetKey("serving_image"))
             .asset_materialization.metadata["tag"]
             .value
         )
