@@ -32,7 +32,8 @@ START_TIMEOUT_S = 180.0
 STAGES = k8s_build.TOOLS / "stages.yaml"
 NODE_MANIFEST = k8s_build.TOOLS / "node.yaml"
 PROBE_MANIFEST = k8s_build.TOOLS / "probe-pod.yaml"
-PROBE_TIMEOUT_S = 30
+PROBE_TIMEOUT_S = 45
+PROBE_ATTEMPTS = 3
 
 
 def external(layout: Layout) -> bool:
@@ -165,22 +166,24 @@ def up(layout: Layout) -> None:
                      "--kubeconfig", env(layout)["KUBECONFIG"], "--wait", "120s")  # fmt: skip
         log.info("%s: control plane answers after %.1f s", NAME, time.monotonic() - started)
     _ensure_node(layout)
-    if _probe(layout):
-        return
-    # The kwok controller can start before a warm-started API server answers, and then
-    # never makes pods Ready; kwokctl cannot restart one component, so restart them all.
-    log.warning("%s: a probe pod did not become Ready in %d s; restarting the cluster",
-                NAME, PROBE_TIMEOUT_S)  # fmt: skip
-    _kwokctl(layout, "stop", "cluster", timeout=120)
-    _kwokctl(layout, "start", "cluster", "--wait", "120s")
-    _ensure_node(layout)
-    if not _probe(layout):
-        raise processes.PlatformError(
-            f"{NAME}: pods do not become Ready (probe pod, {PROBE_TIMEOUT_S} s, twice). See "
-            f"{workdir(layout)}/clusters/{CLUSTER}/logs/kwok-controller.log; to start afresh "
-            f"(losing the cluster's state): make down, then "
-            f"{k8s_build.binary(layout, 'kwokctl')} --name {CLUSTER} delete cluster, make up."
-        )
+    for attempt in range(1, PROBE_ATTEMPTS + 1):
+        if _probe(layout):
+            return
+        if attempt == PROBE_ATTEMPTS:
+            break
+        # The kwok controller can start before a warm-started API server answers, and
+        # then leave pods Pending; kwokctl cannot restart one component: restart them all.
+        log.warning("%s: a probe pod did not become Ready in %d s; restarting the cluster",
+                    NAME, PROBE_TIMEOUT_S)  # fmt: skip
+        _kwokctl(layout, "stop", "cluster", timeout=120)
+        _kwokctl(layout, "start", "cluster", "--wait", "120s")
+        _ensure_node(layout)
+    raise processes.PlatformError(
+        f"{NAME}: pods do not become Ready (probe pod, {PROBE_TIMEOUT_S} s, "
+        f"{PROBE_ATTEMPTS} times). See {workdir(layout)}/clusters/{CLUSTER}/logs/"
+        f"kwok-controller.log; to start afresh (losing the cluster's state): make down, then "
+        f"{k8s_build.binary(layout, 'kwokctl')} --name {CLUSTER} delete cluster, make up."
+    )
 
 
 def _probe(layout: Layout) -> bool:
