@@ -31,9 +31,6 @@ NODE = "kwok-node-0"
 START_TIMEOUT_S = 180.0
 STAGES = k8s_build.TOOLS / "stages.yaml"
 NODE_MANIFEST = k8s_build.TOOLS / "node.yaml"
-PROBE_MANIFEST = k8s_build.TOOLS / "probe-pod.yaml"
-PROBE_TIMEOUT_S = 45
-PROBE_ATTEMPTS = 3
 
 
 def external(layout: Layout) -> bool:
@@ -166,36 +163,6 @@ def up(layout: Layout) -> None:
                      "--kubeconfig", env(layout)["KUBECONFIG"], "--wait", "120s")  # fmt: skip
         log.info("%s: control plane answers after %.1f s", NAME, time.monotonic() - started)
     _ensure_node(layout)
-    for attempt in range(1, PROBE_ATTEMPTS + 1):
-        if _probe(layout):
-            return
-        if attempt == PROBE_ATTEMPTS:
-            break
-        # The kwok controller can start before a warm-started API server answers, and
-        # then leave pods Pending; kwokctl cannot restart one component: restart them all.
-        log.warning("%s: a probe pod did not become Ready in %d s; restarting the cluster",
-                    NAME, PROBE_TIMEOUT_S)  # fmt: skip
-        _kwokctl(layout, "stop", "cluster", timeout=120)
-        _kwokctl(layout, "start", "cluster", "--wait", "120s")
-        _ensure_node(layout)
-    raise processes.PlatformError(
-        f"{NAME}: pods do not become Ready (probe pod, {PROBE_TIMEOUT_S} s, "
-        f"{PROBE_ATTEMPTS} times). See {workdir(layout)}/clusters/{CLUSTER}/logs/"
-        f"kwok-controller.log; to start afresh (losing the cluster's state): make down, then "
-        f"{k8s_build.binary(layout, 'kwokctl')} --name {CLUSTER} delete cluster, make up."
-    )
-
-
-def _probe(layout: Layout) -> bool:
-    """A pod reaches Ready (the scheduler and the kwok controller work); removed after."""
-    created = kubectl(layout, "create", "-f", str(PROBE_MANIFEST), "-o", "name")
-    if created.returncode != 0:
-        raise processes.PlatformError(f"{NAME}: creating a probe pod failed: {created.stderr}")
-    pod = ("-n", "default", created.stdout.strip())
-    ready = kubectl(layout, "wait", *pod, "--for=condition=Ready", f"--timeout={PROBE_TIMEOUT_S}s",
-                    timeout=PROBE_TIMEOUT_S + 30)  # fmt: skip
-    kubectl(layout, "delete", *pod, "--wait=false")
-    return ready.returncode == 0
 
 
 def _ensure_node(layout: Layout) -> None:

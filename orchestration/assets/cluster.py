@@ -33,7 +33,7 @@ def cluster_deployment(
     pushed = latest_metadata(context.instance, registry_image.key)
     repository, digest = pushed["reference"].split("@", 1)
     # The cluster pulls by digest: before touching it, the registry must serve that digest.
-    served = registry.manifest_digest(digest)
+    served = registry.manifest_digest(digest, repository=repository.partition("/")[2])
     if served != digest:
         raise Failure(f"the registry serves {served} for {pushed['reference']}: push it again")
     release = deploy.Release(

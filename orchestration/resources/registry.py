@@ -88,9 +88,12 @@ class RegistryResource(ConfigurableResource):
             token = _acr_refresh_token(target.host)
             client.login(username=ACR_TOKEN_USER, password=token, registry=target.host)
 
-    def manifest_digest(self, tag: str) -> str:
-        """The digest the registry serves for tag, read with the Docker v2 media type."""
+    def manifest_digest(self, tag: str, repository: str = "") -> str:
+        """The digest the registry serves for tag (or digest) in repository (default: the
+        configured one), read with the Docker v2 media type."""
         target = self.target()
+        if repository:
+            target = RegistryTarget(target.host, repository, target.auth)
         headers = {"Accept": MANIFEST_V2}
         if target.auth == "azure":
             refresh = _acr_refresh_token(target.host)
