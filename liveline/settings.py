@@ -48,6 +48,23 @@ class Settings:
     k8s_namespace: str = "liveline"
     k8s_deployment: str = "liveline-serving"
     kube_apiserver_port: int = 6443
+    # The local cluster's node: "simulated" (kwok-node-0 reports pods Running and Ready,
+    # no container runs) or "real" (a kubelet with containerd runs the pods, kube-proxy
+    # serves Services on 127.0.0.1: liveline/localplatform/k8s_node.py). Changing it
+    # recreates the local cluster on the next `up` (its objects are lost).
+    cluster_node: str = "real"
+    # Real node only: the serving Service's NodePort, on 127.0.0.1 and inside the
+    # NodePort range, which stays below the loopback ports kwokctl picks for its own
+    # components (from 32767 down): a NodePort there would capture their traffic.
+    k8s_node_port: int = 30080
+    k8s_node_port_range: str = "30000-30999"
+    # Real node only: the pod network (a CNI bridge whose first address is the node's
+    # IP) and the Service range of kube-apiserver and kube-proxy.
+    k8s_pod_cidr: str = "10.88.0.0/16"
+    k8s_service_cidr: str = "10.96.0.0/16"
+    # Real node only: the pause (pod sandbox) image, compiled from Kubernetes' pause.c and
+    # pushed to the local registry under this repository.
+    k8s_pause_repository: str = "liveline/pause"
     # The Dagster UI of `make dev`, and the instance (DAGSTER_HOME) of `make dev` and
     # `make demo`; empty: <state_dir>/dagster.
     dagster_port: int = 3000

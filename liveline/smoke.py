@@ -77,6 +77,22 @@ def wait_ready(container, base: str, timeout: float = READY_TIMEOUT_S) -> None:
     raise SmokeTestError(f"container not ready on /readyz within {timeout:.0f} s:\n{logs}")
 
 
+def wait_url_ready(base: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """/readyz answers 200 at base (e.g. a Service, which answers shortly after its rollout)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            status = http_json(f"{base}/readyz")[0]
+            if status == 200:
+                return
+            last = f"status {status}"
+        except (OSError, ValueError) as e:  # refused, reset, or not JSON yet
+            last = e
+        time.sleep(0.25)
+    raise SmokeTestError(f"{base}/readyz did not answer 200 within {timeout:.0f} s (last: {last})")
+
+
 def smoke_test(base: str, card: dict, revision: str) -> dict:
     """Check /version and the golden set; return the /version document."""
     problems: list[str] = []

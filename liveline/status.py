@@ -36,7 +36,7 @@ from dagster import (
 )
 
 from liveline import deploy, gitrepo, settings
-from liveline.localplatform import k8s_build, k8s_cluster
+from liveline.localplatform import k8s_build, k8s_cluster, k8s_node
 from liveline.localplatform.layout import Layout
 
 log = logging.getLogger("liveline.status")
@@ -97,6 +97,7 @@ def describe(
         "commit": commit_facts(notes.get(deploy.A_CODE, ""), s, instance),
         "model": model_facts(notes.get(deploy.A_MODEL, ""), s, instance),
         "deployed": deployment_facts(api, live, (namespace, name), instance),
+        "url": service_url(api, s),
         "drift": [],
     }
     if notes.get(deploy.A_DIGEST) and notes[deploy.A_DIGEST] != digest:
@@ -109,6 +110,24 @@ def describe(
     if last_image and last_image != live.image:
         report["drift"].append(f"Dagster last rolled out {last_image}")
     return report
+
+
+def service_url(api: kubernetes.client.ApiClient, s: settings.Settings) -> str | None:
+    """Where the serving Service answers: its load balancer's address (AKS), or on the
+    local real node its NodePort on 127.0.0.1; None while neither exists."""
+    namespace, name = s.k8s_namespace, s.k8s_deployment
+    try:
+        svc = kubernetes.client.CoreV1Api(api).read_namespaced_service(name, namespace)
+    except kubernetes.client.ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+    for ingress in (svc.status.load_balancer and svc.status.load_balancer.ingress) or []:
+        port = svc.spec.ports[0].port
+        return f"http://{ingress.ip or ingress.hostname}" + ("" if port == 80 else f":{port}")
+    if k8s_node.enabled(Layout(s)):
+        return k8s_node.node_port_url(api, namespace, name)
+    return None
 
 
 def commit_facts(sha: str, s: settings.Settings, instance: DagsterInstance | None) -> dict:
@@ -227,6 +246,7 @@ def render_text(report: dict) -> str:
         f"  model     {m.get('name') or ''} {m['version']}  {metrics}".rstrip()
         + (f"  ({m['why_unknown']})" if m.get("why_unknown") else ""),
         f"  deployed  {deployed}",
+        f"  url       {report['url'] or 'none (no load balancer address or NodePort)'}",
     ]
     if report["rolled_back_from_revision"]:
         lines.append(f"  rollback  rolled back from revision {report['rolled_back_from_revision']}")

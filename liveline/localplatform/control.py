@@ -19,6 +19,7 @@ from liveline.localplatform import (
     base_image,
     docker_engine,
     k8s_cluster,
+    k8s_node,
     layout,
     registry,
 )
@@ -35,6 +36,8 @@ SERVICES: dict[str, ModuleType] = {
     registry.NAME: registry,
     azurite.NAME: azurite,
     k8s_cluster.NAME: k8s_cluster,
+    # The real node (settings.cluster_node "real"); does nothing for the simulated one.
+    k8s_node.NAME: k8s_node,
 }
 COMPONENTS = [*SERVICES, base_image.NAME]
 
@@ -99,4 +102,6 @@ def status(lay: Layout | None = None) -> list[Status]:
             states=("present", "unknown"),
         )
     )
-    return [engine, registry.status(lay), azurite.status(lay), k8s_cluster.status(lay), image]
+    node = [k8s_node.status(lay)] if k8s_node.enabled(lay) else []
+    return [engine, registry.status(lay), azurite.status(lay), k8s_cluster.status(lay), *node,
+            image]  # fmt: skip

@@ -4,6 +4,8 @@ Three build modules in tools/k8s pin the versions (go.mod + go.sum; regenerate w
 tools/k8s/gen-gomod.sh): Kubernetes (apiserver, controller-manager, scheduler, kubectl,
 kubelet), etcd, and kwok (simulated nodes and kwokctl, which runs the cluster). Each
 builds in its own module because kwok needs newer k8s.io libraries than Kubernetes pins.
+Two more are built only for the real node: kube-proxy (the Kubernetes module plus it)
+and cri-tools (crictl).
 Binaries and Go caches live in the state folder; a group is rebuilt only when its pin
 (go.mod, go.sum, this recipe) changes.
 """
@@ -50,6 +52,13 @@ GROUPS: dict[str, tuple[str, list[str]]] = {
 }
 BINARIES = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl",
             "kubelet", "etcd", "kwok", "kwokctl"]  # fmt: skip
+# Built only for the real node (k8s_node): kube-proxy from the Kubernetes version of the
+# control plane and kubelet (checked before building), and crictl, which stops the
+# node's pods through CRI on `down` so the CNI plugins release what they took.
+NODE_GROUPS: dict[str, tuple[str, list[str]]] = {
+    "kube-proxy": ("k8s.io/kubernetes", ["k8s.io/kubernetes/cmd/kube-proxy"]),
+    "cri-tools": ("sigs.k8s.io/cri-tools", ["sigs.k8s.io/cri-tools/cmd/crictl"]),
+}
 
 
 def bin_dir(layout: Layout) -> Path:
@@ -103,6 +112,11 @@ def _module(layout: Layout, group: str, module: str) -> dict:
     return json.loads(out.stdout)
 
 
+def module_info(layout: Layout, group: str, module: str) -> dict:
+    """`go list -m -json` of a module of a group (its Version, and Dir in the cache)."""
+    return _module(layout, group, module)
+
+
 def _ldflags(layout: Layout, group: str, module: str) -> str:
     info = _module(layout, group, module)
     version = info["Version"]
@@ -112,6 +126,8 @@ def _ldflags(layout: Layout, group: str, module: str) -> str:
         k8s = _module(layout, "k8s", "k8s.io/kubernetes")["Version"]
         return (f"-s -w -X sigs.k8s.io/kwok/pkg/consts.Version={version.removeprefix('v')} "
                 f"-X sigs.k8s.io/kwok/pkg/consts.KubeVersion={k8s.removeprefix('v')}")  # fmt: skip
+    if group == "cri-tools":
+        return f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={version}"
     # kwokctl reads each binary's --version to choose flags: stamp it as upstream does.
     major, minor = version.removeprefix("v").split(".")[:2]
     flags = ["-s", "-w"]
@@ -124,12 +140,23 @@ def _ldflags(layout: Layout, group: str, module: str) -> str:
     return " ".join(flags)
 
 
-def ensure_built(layout: Layout) -> Path:
-    """Build every group whose pin changed or whose binaries are missing; return bin dir."""
+def _check_same_kubernetes(layout: Layout) -> None:
+    ours = _module(layout, "kube-proxy", "k8s.io/kubernetes")["Version"]
+    control_plane = _module(layout, "k8s", "k8s.io/kubernetes")["Version"]
+    if ours != control_plane:
+        raise processes.PlatformError(
+            f"{NAME}: tools/k8s/kube-proxy pins Kubernetes {ours} and tools/k8s/k8s "
+            f"{control_plane}: regenerate tools/k8s/kube-proxy (see its go.mod)"
+        )
+
+
+def ensure_built(layout: Layout, groups: dict[str, tuple[str, list[str]]] | None = None) -> Path:
+    """Build every group (of GROUPS, or those given) whose pin changed or whose binaries
+    are missing; return bin dir."""
     out = bin_dir(layout)
     out.mkdir(parents=True, exist_ok=True)
     logfile = layout.logfile(NAME)
-    for group, (module, packages) in GROUPS.items():
+    for group, (module, packages) in (GROUPS if groups is None else groups).items():
         stamp = out / f".{group}.pin"
         names = [p.rsplit("/", 1)[1] if group != "etcd" else "etcd" for p in packages]
         if (stamp.is_file() and stamp.read_text() == _pin(group)
@@ -138,9 +165,11 @@ def ensure_built(layout: Layout) -> Path:
         started = time.monotonic()
         log.info("%s: compiling %s (first build on a machine: several minutes; log %s)",
                  NAME, ", ".join(names), logfile)  # fmt: skip
+        if group == "kube-proxy":
+            _check_same_kubernetes(layout)
         ldflags = _ldflags(layout, group, module)
         cmd = [_go(), "build", "-ldflags", ldflags, "-o", f"{out}/"]
-        if group == "k8s":
+        if group in ("k8s", "kube-proxy"):
             cmd += ["-tags=selinux,notest,grpcnotrace"]  # upstream's release build tags
         if group == "etcd":
             cmd[-1] = str(out / "etcd")

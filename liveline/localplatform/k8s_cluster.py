@@ -6,6 +6,14 @@ to 127.0.0.1, with its state in <state>/k8s/kwok and the kubeconfig at
 settings.kubeconfig_path (never ~/.kube/config). `down` stops the cluster and keeps its
 etcd data, so the next `up` is a warm start. With LIVELINE_KUBECONFIG set, the cluster
 is someone else's (e.g. AKS): `up` only checks that it answers and `down` leaves it.
+
+With settings.cluster_node "real" the cluster is made for the real node of k8s_node: the
+API server can reach kubelets (client certificate, InternalIP), Services get a fixed
+range and NodePorts a range below kwokctl's own loopback ports, kwokctl's ports are
+fixed, and kwok-node-0 is tainted so that only pods which tolerate it run there (tests
+that need kwok's simulated containers: images that exist nowhere). A marker in the
+cluster's folder records the mode it was created for; `up` recreates a cluster made for
+the other mode.
 """
 
 from __future__ import annotations
@@ -31,6 +39,10 @@ NODE = "kwok-node-0"
 START_TIMEOUT_S = 180.0
 STAGES = k8s_build.TOOLS / "stages.yaml"
 NODE_MANIFEST = k8s_build.TOOLS / "node.yaml"
+MODES = ("simulated", "real")
+MODE_MARKER = "liveline-node-mode"
+# Real node: what keeps ordinary pods off the simulated node.
+KWOK_TAINT = "liveline.io/simulated-node"
 
 
 def external(layout: Layout) -> bool:
@@ -68,8 +80,64 @@ def version(layout: Layout) -> str | None:
         return None
 
 
+def node_mode(layout: Layout) -> str:
+    """settings.cluster_node, checked: "simulated" or "real"."""
+    mode = layout.settings.cluster_node
+    if mode not in MODES:
+        raise processes.PlatformError(
+            f"{NAME}: LIVELINE_CLUSTER_NODE={mode!r} is not one of {', '.join(MODES)}"
+        )
+    return mode
+
+
+def real_node(layout: Layout) -> bool:
+    return not external(layout) and node_mode(layout) == "real"
+
+
+def pki_dir(layout: Layout) -> Path:
+    """kwokctl's CA (ca.crt, ca.key) and admin certificate (system:masters)."""
+    return workdir(layout) / "clusters" / CLUSTER / "pki"
+
+
+def _created_for(layout: Layout) -> str:
+    # A cluster created before the marker existed was made for the simulated node.
+    marker = workdir(layout) / "clusters" / CLUSTER / MODE_MARKER
+    return marker.read_text().strip() if marker.is_file() else "simulated"
+
+
+def _real_node_config(layout: Layout) -> tuple[str, str]:
+    """kwokctl options and API server flags the real node needs (k8s_node)."""
+    s, pki = layout.settings, pki_dir(layout)
+    # kwokctl would pick free loopback ports from 32767 down at creation: fixed ones keep
+    # a cluster created while another one is stopped from taking that one's ports.
+    port = s.kube_apiserver_port
+    options = f"""  etcdPort: {port + 1}
+  etcdPeerPort: {port + 2}
+  kubeControllerManagerPort: {port + 3}
+  kubeSchedulerPort: {port + 4}
+  kwokControllerPort: {port + 5}
+"""
+    flags = f"""  - key: service-cluster-ip-range
+    value: {s.k8s_service_cidr}
+  # kube-proxy DNATs 127.0.0.1:<NodePort> before any socket sees it: keep NodePorts
+  # away from the loopback ports kwokctl components listen on.
+  - key: service-node-port-range
+    value: {s.k8s_node_port_range}
+  # kubectl logs/exec/port-forward: the API server calls the kubelet on its InternalIP
+  # (its Hostname does not resolve) with the admin certificate.
+  - key: kubelet-client-certificate
+    value: {pki}/admin.crt
+  - key: kubelet-client-key
+    value: {pki}/admin.key
+  - key: kubelet-preferred-address-types
+    value: InternalIP
+"""
+    return options, flags
+
+
 def _config(layout: Layout) -> Path:
     b = k8s_build.bin_dir(layout)
+    options, flags = _real_node_config(layout) if real_node(layout) else ("", "")
     path = layout.state / "k8s" / "kwokctl.yaml"
     path.write_text(f"""apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
@@ -89,7 +157,7 @@ options:
   etcdctlBinary: {b}/etcdctl.not-built
   etcdutlBinary: {b}/etcdutl.not-built
   kectlBinary: {b}/kectl.not-built
-componentsPatches:
+{options}componentsPatches:
 - name: kube-apiserver
   extraArgs:
   # Keep the kubernetes Service on loopback; loopback endpoints are refused by the
@@ -98,7 +166,7 @@ componentsPatches:
     value: 127.0.0.1
   - key: endpoint-reconciler-type
     value: none
-- name: kwok-controller
+{flags}- name: kwok-controller
   extraArgs:
   - key: node-ip
     value: 127.0.0.1
@@ -152,6 +220,12 @@ def up(layout: Layout) -> None:
             )
         return
     k8s_build.ensure_built(layout)
+    mode = node_mode(layout)
+    if _exists(layout) and _created_for(layout) != mode:
+        log.warning("%s: the cluster was made for the %s node and LIVELINE_CLUSTER_NODE is "
+                    "%s: deleting it to create it again (its objects are lost)",
+                    NAME, _created_for(layout), mode)  # fmt: skip
+        _kwokctl(layout, "delete", "cluster", timeout=120)
     if version(layout) is None:
         started = time.monotonic()
         if _exists(layout):
@@ -161,6 +235,7 @@ def up(layout: Layout) -> None:
             log.info("%s: creating the cluster (kwokctl, binary runtime)", NAME)
             _kwokctl(layout, "-c", str(_config(layout)), "-c", str(STAGES), "create", "cluster",
                      "--kubeconfig", env(layout)["KUBECONFIG"], "--wait", "120s")  # fmt: skip
+            (workdir(layout) / "clusters" / CLUSTER / MODE_MARKER).write_text(mode + "\n")
         log.info("%s: control plane answers after %.1f s", NAME, time.monotonic() - started)
     _ensure_node(layout)
 
@@ -169,6 +244,11 @@ def _ensure_node(layout: Layout) -> None:
     steps = [
         ("apply", "--server-side", "--field-manager=liveline", "-f", str(NODE_MANIFEST)),
         ("wait", f"node/{NODE}", "--for=condition=Ready", "--timeout=60s"),
+        *(
+            [("taint", "node", NODE, f"{KWOK_TAINT}=true:NoSchedule", "--overwrite")]
+            if real_node(layout)
+            else []
+        ),
         # Pods need the default ServiceAccount, which the controller-manager makes a bit later.
         ("wait", "-n", "default", "serviceaccount/default", "--for=create", "--timeout=60s"),
     ]
@@ -190,6 +270,9 @@ def down(layout: Layout) -> bool:
 
 def status(layout: Layout) -> Status:
     v = version(layout)
-    note = "external (LIVELINE_KUBECONFIG)" if external(layout) else "kwok node"
+    if external(layout):
+        note = "external (LIVELINE_KUBECONFIG)"
+    else:
+        note = "for a real node" if layout.settings.cluster_node == "real" else "kwok node"
     address = f"kubeconfig {layout.settings.kubeconfig_path}"
     return Status(NAME, v is not None, address, v or "-", str(layout.logfile(NAME)), note)

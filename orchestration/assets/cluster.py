@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from liveline import deploy
+from liveline.localplatform import k8s_node
 from orchestration.assets.image import registry_image
 from orchestration.facts import latest_metadata
 from orchestration.faults import RETRY, classified
@@ -44,6 +45,9 @@ def cluster_deployment(
         cluster.overlay_dir, release, cluster.kubectl, namespace, cluster.progress_deadline_s
     )
     with cluster.api() as api:
+        node_port = cluster.node_port(api, service=name)
+        if node_port:
+            k8s_node.pin_node_port(docs, node_port)
         before = deploy.live(api, namespace, name)
         context.log.info(
             "deploying %s to %s/%s (live now: %s)",

@@ -18,7 +18,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from liveline import settings
-from liveline.localplatform import k8s_build, k8s_cluster
+from liveline.localplatform import k8s_build, k8s_cluster, k8s_node
 from liveline.localplatform.layout import Layout
 
 
@@ -59,6 +59,18 @@ class ClusterResource(ConfigurableResource):
     def kubectl(self) -> Path:
         """kubectl (with kustomize) as built by `make up`."""
         return k8s_build.binary(self._layout(), "kubectl")
+
+    def node_port(self, api: kubernetes.client.ApiClient, service: str) -> int | None:
+        """The NodePort to pin the serving Service to: settings.k8s_node_port on the local
+        real node, unless another Service holds it (a deploy into a second namespace);
+        None: the cluster chooses (AKS, the simulated node, or the port is taken)."""
+        layout = self._layout()
+        port = layout.settings.k8s_node_port
+        if not port or not k8s_node.enabled(layout):
+            return None
+        holder = k8s_node.node_port_holder(api, port)
+        namespace = layout.settings.k8s_namespace
+        return port if holder in (None, f"{namespace}/{service}") else None
 
     @contextmanager
     def api(self) -> Iterator[kubernetes.client.ApiClient]:

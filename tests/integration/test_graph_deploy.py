@@ -14,9 +14,11 @@ from types import SimpleNamespace
 import kubernetes
 import pytest
 import requests
-from dagster import AssetKey, instance_for_test, materialize
+from dagster import AssetKey, AssetMaterialization, instance_for_test, materialize
 
-from liveline import deploy, settings
+from liveline import deploy, images, settings
+from liveline.localplatform import k8s_node
+from liveline.localplatform.layout import Layout
 from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
 from orchestration.resources.cluster import ClusterResource
 
@@ -222,20 +224,34 @@ def test_the_cluster_runs_the_pushed_digest_with_its_lineage(graph):
     assert live.annotations[deploy.A_RUN] == latest.run_id
 
 
-def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph):
-    """kwok never readies images named *never-ready*: push one there and deploy it."""
+def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
+    """An image whose model fails to load (its artifact no longer matches its card) is in
+    the registry: the real node never readies it, and the rollout is rolled back."""
+    if not k8s_node.enabled(Layout(settings.load())):
+        pytest.skip("needs the real node (LIVELINE_CLUSTER_NODE=real) to run the image")
     before = deploy.live(graph.kube, graph.namespace, "liveline-serving")
-    bad_repository = "liveline/never-ready-graph-test"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("LIVELINE_SERVING_REPOSITORY", bad_repository)
-        result = materialize(
-            [*ASSETS, *CHECKS],
-            instance=graph.instance,
-            # The test's patience, not production's 60 s.
-            resources={**RESOURCES, "cluster": ClusterResource(progress_deadline_s=8)},
-            selection=["registry_image", "cluster_deployment"],
-            raise_on_error=False,
-        )
+    good = graph.deployed["registry_image"]
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {good['image_id']}\nUSER root\n"
+        "RUN echo tampered >> /app/model/model.skops\nUSER 10001\n"
+    )
+    bad_image, _ = graph.docker.images.build(path=str(tmp_path), rm=True)
+    graph.throwaway.append(bad_image.id)
+    target = good["reference"].split("@")[0]
+    bad_image.tag(target, "model-fails-to-load")
+    digest = images.push(graph.docker, target, "model-fails-to-load")
+    # As if registry_image had pushed it: only the cluster step runs.
+    pushed = {**good, "reference": f"{target}@{digest}", "digest": digest,
+              "image_id": bad_image.id, "tag": "model-fails-to-load"}  # fmt: skip
+    graph.instance.report_runtime_event(AssetMaterialization("registry_image", metadata=pushed))
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        instance=graph.instance,
+        # The test's patience, not production's 60 s.
+        resources={**RESOURCES, "cluster": ClusterResource(progress_deadline_s=15)},
+        selection=["cluster_deployment"],
+        raise_on_error=False,
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = str(failure.event_specific_data.error)

@@ -1,6 +1,7 @@
 """The k8s/ manifests against the real local API server: validation, rollout, progress
-deadline, rollback. Pods run on the kwok node; images whose reference contains
-"never-ready" never become Ready there (tools/k8s/stages.yaml)."""
+deadline, rollback. Pods run on the kwok node (tainted when the cluster has a real node:
+k8s_node.on_simulated_node), so these images need not exist; images whose reference
+contains "never-ready" never become Ready there (tools/k8s/stages.yaml)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import kubernetes
 import pytest
 
 from liveline import deploy, settings
-from liveline.localplatform import k8s_build, k8s_cluster
+from liveline.localplatform import k8s_build, k8s_cluster, k8s_node
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def _render(
     kubectl = k8s_build.binary(local_platform, "kubectl")
     docs = deploy.render(K8S / "overlays" / overlay, release, kubectl, namespace, deadline)
     # The namespace is the test's own; the overlay's Namespace object is not needed.
-    return [d for d in docs if d["kind"] != "Namespace"]
+    return k8s_node.on_simulated_node([d for d in docs if d["kind"] != "Namespace"])
 
 
 def test_node_is_ready(kube_api):

@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from liveline import deploy, settings
-from liveline.localplatform import k8s_build
+from liveline.localplatform import k8s_build, k8s_node
 from orchestration.assets.live import NO_DRIFT, cluster_deployment_no_drift
 from orchestration.definitions import ASSETS, RESOURCES, defs
 from orchestration.resources.cluster import ClusterResource
@@ -52,6 +52,8 @@ def roll_out(c, digest: str, run_id: str = "run-test", record: bool = True) -> s
     release = deploy.Release(REPOSITORY, digest, "c0ffee", "m1", run_id)
     kubectl = k8s_build.binary(c.layout, "kubectl")
     docs = deploy.render(settings.REPO_ROOT / "k8s/overlays/local", release, kubectl, c.namespace)
+    # Made-up digests: only the kwok node "runs" them.
+    k8s_node.on_simulated_node(docs)
     rollout = deploy.deploy(c.api, docs, c.namespace, NAME, timeout=60)
     if record:
         facts = {"image": rollout.image, "digest": digest, "code_revision": "c0ffee"}
