@@ -81,8 +81,10 @@ def _score_through_service(url: str, s: settings.Settings, notes: dict) -> str |
                   "See `kubectl -n %s get pods,endpoints` and the pods' logs.",
                   url, e, s.k8s_namespace)  # fmt: skip
         return None
-    return (f"{url} answers: POST /score scored the card's golden set, /version names "
-            f"{version['code_revision'][:12]} and model {version['model_version']}")
+    return (
+        f"{url} answers: POST /score scored the card's golden set, /version names "
+        f"{version['code_revision'][:12]} and model {version['model_version']}"
+    )
 
 
 if __name__ == "__main__":
