@@ -243,7 +243,9 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
     # As if registry_image had pushed it: only the cluster step runs.
     pushed = {**good, "reference": f"{target}@{digest}", "digest": digest,
               "image_id": bad_image.id, "tag": "model-fails-to-load"}  # fmt: skip
-    graph.instance.report_runtime_event(AssetMaterialization("registry_image", metadata=pushed))
+    graph.instance.report_runless_asset_event(
+        AssetMaterialization("registry_image", metadata=pushed)
+    )
     result = materialize(
         [*ASSETS, *CHECKS],
         instance=graph.instance,

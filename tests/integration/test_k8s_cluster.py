@@ -123,6 +123,7 @@ def test_never_ready_rollout_is_detected_and_rolled_back(local_platform, kube_ap
     assert serving[0].metadata.annotations[deploy.REVISION] == "3"
 
 
+@pytest.mark.restarts_cluster
 def test_down_stops_the_cluster_and_a_warm_start_keeps_its_state(local_platform, namespace):
     from liveline import localplatform
 

@@ -37,11 +37,13 @@ REPOSITORY = "127.0.0.1:5000/liveline/status-test"
 DEPLOYMENT = AssetKey("cluster_deployment")
 
 
-def tiny_image(docker_client, tag: str) -> str:
-    """A one-file image pushed to the local registry; its digest."""
+def tiny_image(docker_client, tag: str, base: str) -> str:
+    """A runnable image of its own (base plus a label) pushed to the local registry; its
+    digest."""
     data = io.BytesIO()
     with tarfile.open(fileobj=data, mode="w") as tar:
-        for name, content in (("Dockerfile", b"FROM scratch\nCOPY id /id\n"), ("id", tag.encode())):
+        dockerfile = f"FROM {base}\nLABEL io.liveline.test.id={tag}\n".encode()
+        for name, content in (("Dockerfile", dockerfile),):
             info = tarfile.TarInfo(name)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
@@ -65,7 +67,7 @@ def roll_out(env, digest: str, revision: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(docker_client, blob_service, kube_api, registry_url, model_dir_pristine):
+def env(docker_client, blob_service, kube_api, registry_url, model_dir_pristine, serving_build):
     name = f"test-status-{uuid.uuid4().hex[:8]}"
     tags = [uuid.uuid4().hex[:12] for _ in range(2)]
     revisions = subprocess.run(
@@ -86,7 +88,7 @@ def env(docker_client, blob_service, kube_api, registry_url, model_dir_pristine)
                 metadata={"model_name": model.name, "model_version": model.version, **metrics},
             )
         )
-        e.digests = [tiny_image(docker_client, tag) for tag in tags]
+        e.digests = [tiny_image(docker_client, tag, serving_build) for tag in tags]
         e.runs = [roll_out(e, d, r) for d, r in zip(e.digests, revisions, strict=True)]
         yield e
         container.delete_container()
