@@ -70,6 +70,16 @@ def api_client(layout: Layout) -> kubernetes.client.ApiClient:
     )
 
 
+def apiserver_pid(layout: Layout) -> int | None:
+    """The running kube-apiserver's pid, from kwokctl's pid file; None if not running."""
+    pidfile = workdir(layout) / "clusters" / CLUSTER / "pids" / "kube-apiserver.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
 def version(layout: Layout) -> str | None:
     if not layout.settings.kubeconfig_path.is_file():
         return None

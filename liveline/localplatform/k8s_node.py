@@ -161,6 +161,14 @@ def up(layout: Layout) -> None:
             log.warning("%s: a real node of an earlier run is here; stopping it", NAME)
             down(layout)
         return
+    if _proxy_predates_apiserver(layout, n):
+        # After an API-server restart, kube-proxy's watches come back only after their
+        # backoff: a rollout meanwhile leaves the Service sending connections to deleted
+        # pods (seen in the outage tests). A restarted kube-proxy lists everything at
+        # once; its iptables rules stay in place while it restarts, so nothing is lost.
+        log.info("%s: the API server restarted; restarting kube-proxy to resync", NAME)
+        processes.stop(f"{NAME} kube-proxy", _pidfile(n, "kube-proxy"),
+                       _markers(n, "kube-proxy"), STOP_TIMEOUT_S["kube-proxy"])  # fmt: skip
     if all(_running(n, c) for c in COMPONENTS) and node_ready(layout):
         return
     began = time.monotonic()
@@ -204,6 +212,22 @@ def up(layout: Layout) -> None:
                        START_TIMEOUT_S, _logfile(n, "kube-proxy"), pid)  # fmt: skip
     log.info("%s: node %s Ready in %.1f s (%.1f s to prepare the host, configs and images)",
              NAME, NODE, time.monotonic() - began, prepared - began)  # fmt: skip
+
+
+def _started(pid: int) -> float:
+    """A process's start, in clock ticks since boot (/proc/<pid>/stat, field 22)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return float(f.read().rpartition(")")[2].split()[19])
+
+
+def _proxy_predates_apiserver(layout: Layout, n: NodeLayout) -> bool:
+    proxy, api = _running(n, "kube-proxy"), k8s_cluster.apiserver_pid(layout)
+    if proxy is None or api is None:
+        return False
+    try:
+        return _started(proxy) < _started(api)
+    except OSError:  # one of them just exited
+        return False
 
 
 def _leftover(n: NodeLayout) -> bool:

@@ -32,6 +32,7 @@ from dagster import (
 
 from liveline import gitrepo, settings
 from liveline.modelstore import PublishedModel
+from orchestration import faults
 from orchestration.assets.blob import model_blob
 from orchestration.assets.cluster import cluster_deployment
 from orchestration.assets.image import COMMIT_TAG, MODEL_TAG, app_source
@@ -86,7 +87,15 @@ def build_release_sensor(s: settings.Settings) -> SensorDefinition:
         "the pair (commit, newest model) to the cluster.",
     )
     def release_sensor(context: SensorEvaluationContext, blob_store: BlobStoreResource):
-        return evaluate(context, blob_store, settings.load())
+        s = settings.load()
+        try:
+            return evaluate(context, blob_store, s)
+        except Exception as e:
+            # The tick fails and its cursor is not saved, so the next tick after the
+            # outage sees the same news: nothing is lost. The UI shows what to do.
+            if faults.is_transient(e):
+                raise faults.unavailable(e, s) from e
+            raise
 
     return release_sensor
 

@@ -9,6 +9,7 @@ starting from the cursor the previous tick returned.
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +25,7 @@ from dagster import (
     materialize,
 )
 
-from liveline import modelstore
+from liveline import localplatform, modelstore
 from liveline.modelstore import journal
 from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
 from orchestration.resources.blob_store import BlobStoreResource
@@ -349,3 +350,26 @@ def test_a_failed_release_is_requested_again_with_backoff_until_it_is_live(
     newer = commit(world.repo, "serving/app.py", "v3")
     (fresh,) = tick(world).run_requests
     assert fresh.run_key == f"{newer}:{model.name}/{model.version}"
+
+
+def test_a_tick_during_an_azurite_outage_fails_naming_it_and_loses_no_trigger(
+    world, model_dir_pristine, local_platform
+):
+    model = publish(world, model_dir_pristine)
+    tick(world)  # baseline
+    head = commit(world.repo, "serving/app.py", "v2")
+    before = world.cursor
+    localplatform.down(local_platform, ["azurite"])
+    try:
+        started = time.monotonic()
+        with pytest.raises(Exception) as failed:
+            tick(world)
+        took = time.monotonic() - started
+    finally:
+        localplatform.up(local_platform)
+    message = str(failed.value)
+    assert "Azure Blob Storage" in message and "make up" in message, message
+    assert took < 30, f"a tick took {took:.1f} s to give up on Azurite"
+    assert world.cursor == before  # a failed tick saves no cursor
+    (request,) = tick(world).run_requests  # after the outage: the commit is still news
+    assert request.run_key == f"{head}:{model.name}/{model.version}"
