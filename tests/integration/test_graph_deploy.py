@@ -228,7 +228,9 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
     """An image whose model fails to load (its artifact no longer matches its card) is in
     the registry: the real node never readies it, and the rollout is rolled back."""
     if not k8s_node.enabled(Layout(settings.load())):
-        pytest.skip("needs the real node (LIVELINE_CLUSTER_NODE=real) to run the image")
+        pytest.fail(
+            "needs the real node (LIVELINE_CLUSTER_NODE=real, the default) to run the image"
+        )
     before = deploy.live(graph.kube, graph.namespace, "liveline-serving")
     good = graph.deployed["registry_image"]
     (tmp_path / "Dockerfile").write_text(

@@ -1,8 +1,8 @@
 """The real node: serving images built by the project, run by the kubelet through
 containerd, reached through kube-proxy's NodePort on 127.0.0.1.
 
-These run when the local cluster has a real node (LIVELINE_CLUSTER_NODE=real); with the
-simulated node they are skipped, as there is nothing to run the containers.
+They need the local cluster's real node (LIVELINE_CLUSTER_NODE=real, the default); with
+the simulated node they fail saying so, as there is nothing to run the containers.
 """
 
 from __future__ import annotations
@@ -36,7 +36,11 @@ ROLLOUT_TIMEOUT_S = 180
 @pytest.fixture(scope="module")
 def real_node(local_platform):
     if not k8s_node.enabled(local_platform):
-        pytest.skip("the local cluster has a simulated node (LIVELINE_CLUSTER_NODE=real)")
+        # A missing platform part fails, it does not skip (tests/integration/conftest.py).
+        pytest.fail(
+            "the local cluster has a simulated node: these tests need the real one "
+            "(LIVELINE_CLUSTER_NODE=real, the default)"
+        )
     return local_platform
 
 
