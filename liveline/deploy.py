@@ -14,12 +14,16 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import kubernetes
 import yaml
 from kubernetes.dynamic import DynamicClient
+
+T = TypeVar("T")
 
 FIELD_MANAGER = "liveline"
 PLACEHOLDER_IMAGE = "liveline-serving"
@@ -149,14 +153,21 @@ def apply(api: kubernetes.client.ApiClient, docs: list[dict], dry_run: bool = Fa
         )
 
 
-def live(api: kubernetes.client.ApiClient, namespace: str, name: str) -> Rollout | None:
-    """What the Deployment runs now, or None when it does not exist."""
+def read_or_none(read: Callable[[str, str], T], name: str, namespace: str) -> T | None:
+    """read(name, namespace) (a client's read_namespaced_*), or None on 404."""
     try:
-        d = kubernetes.client.AppsV1Api(api).read_namespaced_deployment(name, namespace)
+        return read(name, namespace)
     except kubernetes.client.ApiException as e:
         if e.status == 404:
             return None
         raise
+
+
+def live(api: kubernetes.client.ApiClient, namespace: str, name: str) -> Rollout | None:
+    """What the Deployment runs now, or None when it does not exist."""
+    d = read_or_none(kubernetes.client.AppsV1Api(api).read_namespaced_deployment, name, namespace)
+    if d is None:
+        return None
     return Rollout(
         revision=(d.metadata.annotations or {}).get(REVISION, "0"),
         replicas_ready=d.status.ready_replicas or 0,

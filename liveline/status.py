@@ -115,19 +115,14 @@ def describe(
 def service_url(api: kubernetes.client.ApiClient, s: settings.Settings) -> str | None:
     """Where the serving Service answers: its load balancer's address (AKS), or on the
     local real node its NodePort on 127.0.0.1; None while neither exists."""
-    namespace, name = s.k8s_namespace, s.k8s_deployment
-    try:
-        svc = kubernetes.client.CoreV1Api(api).read_namespaced_service(name, namespace)
-    except kubernetes.client.ApiException as e:
-        if e.status == 404:
-            return None
-        raise
+    read = kubernetes.client.CoreV1Api(api).read_namespaced_service
+    svc = deploy.read_or_none(read, s.k8s_deployment, s.k8s_namespace)
+    if svc is None:
+        return None
     for ingress in (svc.status.load_balancer and svc.status.load_balancer.ingress) or []:
         port = svc.spec.ports[0].port
         return f"http://{ingress.ip or ingress.hostname}" + ("" if port == 80 else f":{port}")
-    if k8s_node.enabled(Layout(s)):
-        return k8s_node.node_port_url(api, namespace, name)
-    return None
+    return k8s_node.node_port_of(svc) if k8s_node.enabled(Layout(s)) else None
 
 
 def commit_facts(sha: str, s: settings.Settings, instance: DagsterInstance | None) -> dict:

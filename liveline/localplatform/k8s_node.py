@@ -24,6 +24,7 @@ import time
 import kubernetes
 import requests
 
+from liveline import deploy
 from liveline.localplatform import apt, k8s_build, k8s_cluster, processes
 from liveline.localplatform import k8s_node_host as host
 from liveline.localplatform.k8s_node_config import (
@@ -280,12 +281,12 @@ def service_url(layout: Layout) -> str:
 def node_port_url(api: kubernetes.client.ApiClient, namespace: str, service: str) -> str | None:
     """Where a Service answers on this machine, from the NodePort it was given; None when
     it has none (or does not exist)."""
-    try:
-        svc = kubernetes.client.CoreV1Api(api).read_namespaced_service(service, namespace)
-    except kubernetes.client.ApiException as e:
-        if e.status == 404:
-            return None
-        raise
+    read = kubernetes.client.CoreV1Api(api).read_namespaced_service
+    svc = deploy.read_or_none(read, service, namespace)
+    return node_port_of(svc) if svc is not None else None
+
+
+def node_port_of(svc: kubernetes.client.V1Service) -> str | None:
     ports = [p.node_port for p in svc.spec.ports or [] if p.node_port]
     return f"http://127.0.0.1:{ports[0]}" if ports else None
 
