@@ -29,6 +29,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("restarts_cluster") is not None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _node_port_left_to_the_cluster() -> Iterator[None]:
+    """Test deployments get a NodePort the cluster chooses, so the fixed one
+    (LIVELINE_K8S_NODE_PORT, 30080) stays free for `make demo` after `make test`;
+    test_graph_deploy pins one of its own to test the pinning."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LIVELINE_K8S_NODE_PORT", "0")
+        yield
+
+
 @pytest.fixture(scope="session")
 def local_platform() -> Layout:
     """The running local platform's layout (settings and state paths)."""

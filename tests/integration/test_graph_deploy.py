@@ -16,7 +16,7 @@ import pytest
 import requests
 from dagster import AssetKey, AssetMaterialization, instance_for_test, materialize
 
-from liveline import deploy, images, settings
+from liveline import deploy, images, settings, smoke
 from liveline.localplatform import k8s_node
 from liveline.localplatform.layout import Layout
 from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
@@ -28,6 +28,7 @@ REPOSITORY = "liveline/serving-graph-test"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 ASSET_NAMES = {a.key.to_user_string() for a in ASSETS}
 ROLLOUT = ["app_source", "serving_image", "registry_image", "cluster_deployment"]
+NODE_PORT = 30081  # pinned for this module's deployments (30080 is make demo's)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def graph(docker_client, blob_service, registry_url, kube_api):
         env.setenv("LIVELINE_MODELS_CONTAINER", container)
         env.setenv("LIVELINE_SERVING_REPOSITORY", REPOSITORY)
         env.setenv("LIVELINE_K8S_NAMESPACE", container)
+        env.setenv("LIVELINE_K8S_NODE_PORT", str(NODE_PORT))
         env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
         result = defs().resolve_job_def("deploy").execute_in_process(instance=instance)
         ns = SimpleNamespace(
@@ -222,6 +224,19 @@ def test_the_cluster_runs_the_pushed_digest_with_its_lineage(graph):
     assert live.annotations[deploy.A_MODEL] == now["model_version"]
     assert live.annotations[deploy.A_DIGEST] == now["digest"]
     assert live.annotations[deploy.A_RUN] == latest.run_id
+
+
+def test_the_service_answers_on_the_pinned_node_port(graph):
+    service = kubernetes.client.CoreV1Api(graph.kube).read_namespaced_service(
+        "liveline-serving", graph.namespace
+    )
+    assert [p.node_port for p in service.spec.ports] == [NODE_PORT]
+    url = f"http://127.0.0.1:{NODE_PORT}"
+    smoke.wait_url_ready(url, timeout=30)
+    live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    version = requests.get(f"{url}/version", timeout=5).json()
+    assert version["code_revision"] == live.annotations[deploy.A_CODE]
+    assert version["model_version"] == live.annotations[deploy.A_MODEL]
 
 
 def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
