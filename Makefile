@@ -24,22 +24,23 @@ $(STAMP): requirements.txt requirements-bootstrap.txt pyproject.toml
 
 venv: $(STAMP) ## create the Python environment from the hashed requirements
 
-lint: venv ## ruff lint and format check
+lint: venv ## ruff lint and format check, the packages' layer order, types
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: venv ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 up: venv ## start the local platform (Docker engine, registry, Azurite)
-	$(PY) -m liveline.localplatform up
+	$(PY) -m devplatform up
 
 down: venv ## stop what the local platform started, nothing else
-	$(PY) -m liveline.localplatform down
+	$(PY) -m devplatform down
 
 status: venv ## show each local component: running, address, version, log
-	$(PY) -m liveline.localplatform status
+	$(PY) -m devplatform status
 
 unit: venv ## the tests that need no platform
 	$(PY) -m pytest -m "not integration"
@@ -51,10 +52,10 @@ test-faults: venv up ## only the outage tests (part of `make test`): stops and r
 	$(PY) -m pytest tests/integration/test_faults_outages.py
 
 demo: venv up ## set up everything and run the deploy job: model to live deployment
-	$(PY) -m liveline.demo
+	$(PY) -m liveline_cli.demo
 
 dev: venv up ## the Dagster UI and daemon (sensors, schedules) on 127.0.0.1
-	$(PY) -m liveline.dev
+	$(PY) -m liveline_cli.dev
 
 bench: venv ## /score throughput and latency under gunicorn (installs wrk)
 	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }

@@ -1,6 +1,6 @@
 """Benchmark commit-to-live and model-to-live through the Dagster daemon.
 
-Starts `dagster dev` (UI, daemon, sensors) on a scenario of its own (liveline.scenario:
+Starts `dagster dev` (UI, daemon, sensors) on a scenario of its own (tests.support.scenario:
 a clone of this repository as the watched repository, a fresh models container,
 namespace and Dagster instance), then alternates, --rounds times:
 
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from liveline import settings  # noqa: E402
-from liveline.scenario import release_runs, release_ticks, scenario  # noqa: E402
+from tests.support.scenario import release_runs, release_ticks, scenario  # noqa: E402
 
 TIMEOUT_S = 300
 

@@ -100,7 +100,7 @@ def main() -> int:
                 context = build_sensor_context(
                     instance=instance,
                     cursor=cursor[0],
-                    resources={"blob_store": BlobStoreResource()},
+                    resources={"blob_store": BlobStoreResource.from_settings(settings.load())},
                 )
                 result = sensor.evaluate_tick(context)
                 cursor[0] = result.cursor

@@ -7,10 +7,13 @@ is read at import time: call `load()` where the value is needed.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The engine address when neither LIVELINE_DOCKER_HOST nor DOCKER_HOST names one.
+DOCKER_SOCKET_DEFAULT = "unix:///var/run/docker.sock"
 
 # The well-known development account that every Azurite instance accepts. Public, not a
 # secret: https://learn.microsoft.com/azure/storage/common/storage-use-azurite
@@ -35,11 +38,11 @@ class Settings:
     azurite_port: int = 10000
     models_container: str = "models"
     # Offline stand-in for python:3.11-slim; the tag's -rN names the recipe revision
-    # (liveline/localplatform/base_image.py).
+    # (devplatform/base_image.py).
     base_image: str = "liveline/python-base:3.11-bookworm-r2"
     serving_repository: str = "liveline/serving"
-    # Serving process.
-    serve_host: str = "127.0.0.1"
+    # The port the serving app listens on inside its container (serving/Dockerfile's
+    # PORT build argument, the manifests' containerPort, the smoke test).
     serve_port: int = 8080
     # Kubernetes: the local cluster (LIVELINE_KUBECONFIG points elsewhere, e.g. AKS).
     kubeconfig: str = ""
@@ -50,7 +53,7 @@ class Settings:
     kube_apiserver_port: int = 6443
     # The local cluster's node: "simulated" (kwok-node-0 reports pods Running and Ready,
     # no container runs) or "real" (a kubelet with containerd runs the pods, kube-proxy
-    # serves Services on 127.0.0.1: liveline/localplatform/k8s_node.py). Changing it
+    # serves Services on 127.0.0.1: devplatform/k8s_node.py). Changing it
     # recreates the local cluster on the next `up` (its objects are lost).
     cluster_node: str = "real"
     # Real node only: the serving Service's NodePort, on 127.0.0.1 and inside the
@@ -118,6 +121,40 @@ class Settings:
     @property
     def registry(self) -> str:
         return f"{self.registry_host}:{self.registry_port}"
+
+    @property
+    def docker_address(self) -> str:
+        """The engine: LIVELINE_DOCKER_HOST, else DOCKER_HOST, else the default socket."""
+        return self.docker_host or os.environ.get("DOCKER_HOST") or DOCKER_SOCKET_DEFAULT
+
+    @property
+    def local_cluster(self) -> bool:
+        """The cluster is the local one `make up` runs (no LIVELINE_KUBECONFIG)."""
+        return not self.kubeconfig
+
+    @property
+    def k8s_bin_dir(self) -> Path:
+        """Where `make up` puts the Kubernetes binaries it compiles."""
+        return self.state_dir / "k8s" / "bin"
+
+    @property
+    def kubectl_path(self) -> Path:
+        """kubectl (kustomize renders the manifests): the one `make up` builds for the
+        local cluster, else the one on PATH (AKS)."""
+        built = self.k8s_bin_dir / "kubectl"
+        if self.local_cluster or built.is_file():
+            return built
+        return Path(shutil.which("kubectl") or "kubectl")
+
+    @property
+    def serving_node_port(self) -> int:
+        """The NodePort to pin the serving Service to: k8s_node_port on the local real
+        node; 0 (the cluster chooses) on the simulated node and any other cluster."""
+        return self.k8s_node_port if self.local_cluster and self.cluster_node == "real" else 0
+
+    @property
+    def k8s_overlay_dir(self) -> Path:
+        return REPO_ROOT / "k8s" / "overlays" / self.k8s_overlay
 
     @property
     def blob_account_url(self) -> str:

@@ -3,8 +3,10 @@ an image that fails its smoke test is never pushed."""
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from liveline import modelstore, settings, smoke
-from orchestration.assets.image import SMOKE_CHECK, serving_image
+from liveline import modelstore, settings
+from liveline.constants import SMOKE_CHECK
+from liveline.images import smoke
+from orchestration.assets.image import serving_image
 from orchestration.assets.model import trained_model
 from orchestration.facts import latest_metadata
 from orchestration.faults import RETRY, classified

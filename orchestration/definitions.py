@@ -10,6 +10,7 @@ from dagster import (
 )
 
 from liveline import settings
+from liveline.constants import DEPLOY_JOB, DEPLOY_TAG, NIGHTLY_JOB, RELEASE_JOB
 from orchestration.assets.blob import model_blob
 from orchestration.assets.cluster import cluster_deployment
 from orchestration.assets.image import app_source, registry_image, serving_image
@@ -20,8 +21,8 @@ from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.cluster import ClusterResource
 from orchestration.resources.image_builder import ImageBuilderResource
 from orchestration.resources.registry import RegistryResource
-from orchestration.schedules import NIGHTLY_JOB, build_nightly_release
-from orchestration.sensors import RELEASE_JOB, build_sensors
+from orchestration.schedules import build_nightly_release
+from orchestration.sensors import build_sensors
 
 MODEL_ASSETS = [training_data, trained_model, model_blob]
 IMAGE_ASSETS = [app_source, serving_image, registry_image]
@@ -31,22 +32,26 @@ CHECKS = [trained_model_quality_gate, serving_image_smoke_test]
 # Non-blocking, evaluated by the live-state sensor (and on demand), in no job.
 LIVE_CHECKS = [cluster_deployment_no_drift]
 DEPLOY_GROUPS = ["model", "image", "cluster"]
-DEPLOY_TAG = "liveline/deploy"
 # The steps of a deployment run one after another anyway: in-process saves each step the
 # ~6 s of starting a process and loading the code location (the default executor's cost).
 EXECUTOR = in_process_executor
 
-# Every field empty: each resource resolves liveline.settings (LIVELINE_*) at run time.
-RESOURCES = {
-    "blob_store": BlobStoreResource(),
-    "image_builder": ImageBuilderResource(),
-    "registry": RegistryResource(),
-    "cluster": ClusterResource(),
-}
+
+def resources(s: settings.Settings) -> dict:
+    """One resource per external system, with the effective values from settings
+    (LIVELINE_*), so the UI's resource view shows exactly what a run uses."""
+    return {
+        "blob_store": BlobStoreResource.from_settings(s),
+        "image_builder": ImageBuilderResource.from_settings(s),
+        "registry": RegistryResource.from_settings(s),
+        "cluster": ClusterResource.from_settings(s),
+    }
+
+
 NOT_IN_JOBS = AssetSelection.checks(*LIVE_CHECKS)
 
 deploy = define_asset_job(
-    "deploy",
+    DEPLOY_JOB,
     selection=AssetSelection.groups(*DEPLOY_GROUPS) - NOT_IN_JOBS,
     description="From training data and a git commit to a verified deployment in the cluster.",
     # dagster.yaml queues runs with this tag one at a time: deployments never overlap.
@@ -79,7 +84,7 @@ def defs() -> Definitions:
     return Definitions(
         assets=ASSETS,
         asset_checks=[*CHECKS, *LIVE_CHECKS],
-        resources=RESOURCES,
+        resources=resources(s),
         jobs=[deploy, release, nightly_release],
         sensors=build_sensors(s),
         schedules=[build_nightly_release(s)],

@@ -16,12 +16,10 @@ from dagster import (
 )
 
 from liveline import settings
+from liveline.constants import NIGHTLY_JOB, SMOKE_CHECK, TRIGGER_TAG
 from orchestration.assets.cluster import cluster_deployment
-from orchestration.assets.image import SMOKE_CHECK, registry_image, serving_image
+from orchestration.assets.image import registry_image, serving_image
 from orchestration.assets.live import latest_facts
-
-NIGHTLY_JOB = "nightly_release"
-TRIGGER_TAG = "liveline/trigger"
 
 
 def build_nightly_release(s: settings.Settings) -> ScheduleDefinition:

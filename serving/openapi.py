@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from serving.model import ModelCard
+from modelcard import ModelCard
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"

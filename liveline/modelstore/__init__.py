@@ -7,13 +7,11 @@ overwritten. Every blob carries its content's sha256 in its metadata. Azurite ha
 blob versioning: a version is pinned by content hash, etag and last-modified time.
 
 Listing reads blob metadata and the small cards, never the artifacts; a download
-re-hashes the artifact against its card (serving.model), so tampering is refused there.
+re-hashes the artifact against its card (modelcard), so tampering is refused there.
 Plain library code: `liveline publish` and the Dagster asset graph both use it.
 """
 
 from liveline.modelstore.base import (
-    ARTIFACT_FILE,
-    CARD_FILE,
     ModelStoreError,
     account_url,
     connect,
@@ -26,8 +24,6 @@ from liveline.modelstore.catalog import PublishedModel, Scan, download, get, new
 from liveline.modelstore.publishing import Publication, publish, read_model_dir
 
 __all__ = [
-    "ARTIFACT_FILE",
-    "CARD_FILE",
     "ModelStoreError",
     "Publication",
     "PublishedModel",

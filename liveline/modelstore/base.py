@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -12,8 +11,6 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from liveline.settings import AZURITE_ACCOUNT, AZURITE_KEY, Settings
 
-ARTIFACT_FILE = "model.skops"
-CARD_FILE = "model_card.json"
 EMULATOR_HOSTS = frozenset({"127.0.0.1", "localhost"})
 # Keyword arguments for a read or write that must see exactly the blob named by an etag.
 UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
@@ -21,10 +18,6 @@ UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
 
 class ModelStoreError(Exception):
     """A model cannot be published or used; the message says why and what to do."""
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def account_url(settings: Settings) -> str:

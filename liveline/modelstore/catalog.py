@@ -10,8 +10,16 @@ from pathlib import Path
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, ContainerClient
 
-from liveline.modelstore.base import ARTIFACT_FILE, CARD_FILE, UNCHANGED, ModelStoreError, sha256
-from serving.model import ModelCard, ModelLoadError, check_sklearn_version, verify_artifact
+from liveline.modelstore.base import UNCHANGED, ModelStoreError
+from modelcard import (
+    ARTIFACT_FILE,
+    CARD_FILE,
+    CardError,
+    ModelCard,
+    check_sklearn_version,
+    verify_artifact,
+)
+from modelcard.card import sha256
 
 OLDEST = datetime.min.replace(tzinfo=UTC)
 
@@ -111,7 +119,7 @@ def download(container: ContainerClient, model: PublishedModel, dest: Path) -> P
     try:
         card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
         verify_artifact(card, artifact)
-    except ModelLoadError as e:
+    except CardError as e:
         raise ModelStoreError(f"refusing {prefix} from {container.url}: {e}") from e
     if sha256(card_bytes) != model.card_sha256 or card.artifact_sha256 != model.artifact_sha256:
         raise ModelStoreError(f"refusing {prefix}: its card is not the one that was listed")
@@ -154,7 +162,7 @@ def validate(
     """The version if card and artifact agree with each other and with their metadata."""
     try:
         card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
-    except ModelLoadError as e:
+    except CardError as e:
         raise ModelStoreError(str(e)) from e
     problems = []
     if f"{card.model_name}/{card.model_version}" != prefix:
@@ -170,7 +178,7 @@ def validate(
         problems.append(f"the artifact's sha256 {actual} is not the card's: corrupt or tampered")
     try:  # the serving image pins the scikit-learn that this environment runs
         check_sklearn_version(card)
-    except ModelLoadError as e:
+    except CardError as e:
         raise ModelStoreError(f"{prefix} cannot be served: {e}") from e
     if problems:
         raise ModelStoreError(

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContainerClient
 
-from liveline.modelstore.base import CARD_FILE
 from liveline.modelstore.catalog import PublishedModel
+from modelcard import CARD_FILE
 
 JOURNAL = "_journal/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

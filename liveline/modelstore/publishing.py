@@ -14,16 +14,21 @@ from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 
 from liveline.modelstore import journal
 from liveline.modelstore.base import (
-    ARTIFACT_FILE,
-    CARD_FILE,
     UNCHANGED,
     ModelStoreError,
     ensure_container,
-    sha256,
     shortfalls,
 )
 from liveline.modelstore.catalog import PublishedModel, read_version
-from serving.model import ModelCard, ModelLoadError, check_sklearn_version, verify_artifact
+from modelcard import (
+    ARTIFACT_FILE,
+    CARD_FILE,
+    CardError,
+    ModelCard,
+    check_sklearn_version,
+    verify_artifact,
+)
+from modelcard.card import sha256
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ def read_model_dir(model_dir: Path) -> tuple[ModelCard, bytes, bytes]:
         check_sklearn_version(card)  # a model the serving image could not load
     except OSError as e:
         raise ModelStoreError(f"cannot read the model in {model_dir}: {e}") from e
-    except ModelLoadError as e:
+    except CardError as e:
         raise ModelStoreError(f"refusing to publish {model_dir}: {e}") from e
     for what, value in (("model_name", card.model_name), ("model_version", card.model_version)):
         if not SAFE_NAME.match(value):

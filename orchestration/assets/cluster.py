@@ -9,8 +9,7 @@ from dagster import (
     asset,
 )
 
-from liveline import deploy
-from liveline.localplatform import k8s_node
+from liveline import k8s
 from orchestration.assets.image import registry_image
 from orchestration.facts import latest_metadata
 from orchestration.faults import RETRY, classified
@@ -37,18 +36,14 @@ def cluster_deployment(
     served = registry.manifest_digest(digest, repository=repository.partition("/")[2])
     if served != digest:
         raise Failure(f"the registry serves {served} for {pushed['reference']}: push it again")
-    release = deploy.Release(
+    release = k8s.Release(
         repository, digest, pushed["revision"], pushed["model_version"], context.run.run_id
     )
     namespace, name = cluster.target
-    docs = deploy.render(
-        cluster.overlay_dir, release, cluster.kubectl, namespace, cluster.progress_deadline_s
-    )
+    docs = cluster.render(release)
     with cluster.api() as api:
-        node_port = cluster.node_port(api, service=name)
-        if node_port:
-            k8s_node.pin_node_port(docs, node_port)
-        before = deploy.live(api, namespace, name)
+        docs = cluster.pin_node_port(api, docs)
+        before = k8s.live(api, namespace, name)
         context.log.info(
             "deploying %s to %s/%s (live now: %s)",
             release.image,
@@ -57,8 +52,8 @@ def cluster_deployment(
             before.image if before else "nothing",
         )
         try:
-            rollout = deploy.deploy(api, docs, namespace, name, cluster.rollout_timeout_s)
-        except deploy.RolloutError as e:
+            rollout = k8s.deploy(api, docs, namespace, name, cluster.rollout_timeout_s)
+        except k8s.RolloutError as e:
             raise Failure(
                 description=str(e),
                 metadata={

@@ -17,21 +17,20 @@ from dagster import (
 )
 from pydantic import Field
 
-from liveline import gitrepo, images, modelstore, settings
+from liveline import git, images, modelstore, settings
+from liveline.constants import COMMIT_TAG, MODEL_TAG, SMOKE_CHECK
+from liveline.registry import RegistryError
 from orchestration.assets.blob import model_blob
 from orchestration.facts import latest_metadata, require_passed
 from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
-from orchestration.resources.registry import RegistryError, RegistryResource
+from orchestration.resources.registry import RegistryResource
 
 GROUP = "image"
 # A run tag naming the commit to build, for sensors that request runs per commit.
-COMMIT_TAG = "liveline/commit"
 # "<name>/<version>": the model a release run was requested for (release_sensor); without
 # it serving_image takes the newest valid published model.
-MODEL_TAG = "liveline/model"
-SMOKE_CHECK = "smoke_test"
 
 
 class AppSourceConfig(Config):
@@ -53,9 +52,9 @@ def app_source(context: AssetExecutionContext, config: AppSourceConfig) -> Mater
     """The serving code at one exact git commit (the branch head unless one is asked for)."""
     s = settings.load()
     repo = Path(config.repo).resolve() if config.repo else s.app_repo
-    branch = config.branch or s.app_branch or gitrepo.checked_out_branch(repo)
+    branch = config.branch or s.app_branch or git.checked_out_branch(repo)
     revision = config.commit or context.run.tags.get(COMMIT_TAG) or branch
-    commit = gitrepo.resolve(repo, revision)
+    commit = git.resolve(repo, revision)
     return MaterializeResult(
         metadata={
             "sha": commit.sha,

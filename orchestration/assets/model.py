@@ -20,8 +20,9 @@ from pydantic import Field
 
 from liveline import modelstore, settings
 from model_training import TrainedModel, TrainingConfig, train
-from model_training.artifact import CARD_FILE, write_model
+from model_training.artifact import write_model
 from model_training.data import load_dataset
+from modelcard import CARD_FILE
 from orchestration.facts import latest_metadata
 
 GROUP = "model"

@@ -26,27 +26,21 @@ class BlobStoreResource(ConfigurableResource):
     """The models container in Azure Blob Storage (the local Azurite by default)."""
 
     account_url: str = Field(
-        default="",
-        description="Blob account URL. Empty: LIVELINE_MODELS_ACCOUNT_URL, else the local Azurite.",
+        description="Blob account URL (LIVELINE_MODELS_ACCOUNT_URL, else the local Azurite)."
     )
-    container: str = Field(
-        default="", description="Models container. Empty: LIVELINE_MODELS_CONTAINER (models)."
-    )
+    container: str = Field(description="Models container (LIVELINE_MODELS_CONTAINER).")
 
-    def resolved_account_url(self) -> str:
-        return self.account_url or modelstore.account_url(settings.load())
-
-    def container_name(self) -> str:
-        return self.container or settings.load().models_container
+    @classmethod
+    def from_settings(cls, s: settings.Settings) -> BlobStoreResource:
+        return cls(account_url=modelstore.account_url(s), container=s.models_container)
 
     def storage(self) -> AzureBlobStorageResource:
         """dagster-azure's resource with the credential that fits the account."""
-        url = self.resolved_account_url()
-        if modelstore.is_emulator(url):
+        if modelstore.is_emulator(self.account_url):
             credential = AzureBlobStorageKeyCredential(key=settings.AZURITE_KEY)
         else:
             credential = AzureBlobStorageDefaultCredential()
-        return AzureBlobStorageResource(account_url=url, credential=credential)
+        return AzureBlobStorageResource(account_url=self.account_url, credential=credential)
 
     @contextmanager
     def models(self) -> Iterator[ContainerClient]:
@@ -54,7 +48,7 @@ class BlobStoreResource(ConfigurableResource):
         SDK's defaults take 80 s to give up on an unreachable account, longer than a
         sensor tick may take; steps retry outages themselves (orchestration.faults)."""
         with self.storage().get_client() as service:
-            container = service.get_container_client(self.container_name())
+            container = service.get_container_client(self.container)
             with ContainerClient.from_container_url(
                 container.url,
                 credential=container.credential,

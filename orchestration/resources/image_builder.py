@@ -2,48 +2,50 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import docker
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from liveline import images, sbom, settings
-from liveline.localplatform import docker_engine, ensure_wheels
-from liveline.localplatform.layout import Layout
+from liveline import images
+from liveline.images import sbom
+from liveline.images.wheels import ensure_wheels
+from liveline.settings import Settings
+from modelcard import ModelCard
 
 
 class ImageBuilderResource(ConfigurableResource):
     """Builds and runs serving images on a Docker engine (the local one by default)."""
 
     docker_host: str = Field(
-        default="",
-        description="Engine address. Empty: LIVELINE_DOCKER_HOST, DOCKER_HOST, else the socket.",
+        description="Engine address (LIVELINE_DOCKER_HOST, else DOCKER_HOST, else the socket)."
     )
     base_image: str = Field(
-        default="", description="Image to build on. Empty: LIVELINE_BASE_IMAGE (offline base)."
+        description="Image to build on, pinned to its digest at each build "
+        "(LIVELINE_BASE_IMAGE; locally the offline base)."
     )
-    wheels_dir: str = Field(
-        default="", description="Wheel cache for the image's requirements. Empty: <state>/wheels."
-    )
+    wheels_dir: str = Field(description="Wheel cache for the image's requirements.")
+    sboms_dir: str = Field(description="Where each image's CycloneDX SBOM is kept.")
+    serve_port: int = Field(default=8080, description="The app's port in the container.")
     build_timeout_s: int = Field(default=900, description="Longest a build may take.")
 
-    def resolved(self) -> settings.Settings:
-        s = settings.load()
-        return replace(
-            s,
-            docker_host=self.docker_host or s.docker_host,
-            base_image=self.base_image or s.base_image,
+    @classmethod
+    def from_settings(cls, s: Settings) -> ImageBuilderResource:
+        return cls(
+            docker_host=s.docker_address,
+            base_image=s.base_image,
+            wheels_dir=str(s.wheels_dir),
+            sboms_dir=str(s.sboms_dir),
+            serve_port=s.serve_port,
         )
 
     @contextmanager
     def client(self) -> Iterator[docker.DockerClient]:
-        client = docker_engine.client(Layout(self.resolved()))
+        client = images.engine_client(self.docker_host)
         try:
             yield client
         finally:
@@ -59,24 +61,23 @@ class ImageBuilderResource(ConfigurableResource):
         created: str,
     ) -> images.BuiltImage:
         """serving/ exported at commit (never the working tree), the wheels and the model."""
-        s = self.resolved()
-        wheels_dir = Path(self.wheels_dir) if self.wheels_dir else s.wheels_dir
         with tempfile.TemporaryDirectory(prefix="liveline-build-") as tmp:
             source = Path(tmp) / "source"
             revision = images.export_commit(repo, commit, source)
             if revision != commit:
                 raise images.ImageError(f"{commit} resolved to {revision} in {repo}")
             # The wheels must match the requirements at this commit, not the working tree's.
-            wheels = ensure_wheels(source / "serving" / "requirements.txt", wheels_dir)
+            wheels = ensure_wheels(source / "serving" / "requirements.txt", Path(self.wheels_dir))
             context = images.assemble_context(Path(tmp) / "context", source, model_dir, wheels)
-            card = json.loads((model_dir / "model_card.json").read_text())
-            args = images.build_args(card, revision, str(repo), s.base_image, created)
+            card = ModelCard.read(model_dir).raw
+            args = images.build_args(card, revision, str(repo), self.base_image, created,
+                                     port=self.serve_port)  # fmt: skip
             return images.build(client, context, reference, args, timeout_s=self.build_timeout_s)
 
     def write_sbom(
         self, client: docker.DockerClient, built: images.BuiltImage
     ) -> tuple[sbom.ImageSbom, Path]:
         """The built image's CycloneDX SBOM, from what is installed in it, kept in
-        <state>/sboms/ (the path is returned)."""
+        sboms_dir (the path is returned)."""
         document = sbom.for_image(client, built.image_id)
-        return document, document.write(self.resolved().sboms_dir)
+        return document, document.write(Path(self.sboms_dir))

@@ -5,7 +5,7 @@ from dagster import SensorDefinition
 
 from liveline.settings import Settings
 from orchestration.sensors.live import build_live_sensor
-from orchestration.sensors.release import RELEASE_JOB, build_release_sensor
+from orchestration.sensors.release import build_release_sensor
 
 
 def build_sensors(s: Settings) -> list[SensorDefinition]:
@@ -13,4 +13,4 @@ def build_sensors(s: Settings) -> list[SensorDefinition]:
     return [build_release_sensor(s), build_live_sensor(s)]
 
 
-__all__ = ["RELEASE_JOB", "build_live_sensor", "build_release_sensor", "build_sensors"]
+__all__ = ["build_live_sensor", "build_release_sensor", "build_sensors"]

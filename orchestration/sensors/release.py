@@ -30,21 +30,26 @@ from dagster import (
     sensor,
 )
 
-from liveline import gitrepo, settings
+from liveline import git, settings
+from liveline.constants import (
+    COMMIT_TAG,
+    DATA_VERSION_TAG,
+    MODEL_TAG,
+    RELEASE_JOB,
+    RUN_KEY_TAG,
+    TRIGGER_TAG,
+)
+from liveline.git import watch as git_watch
 from liveline.modelstore import PublishedModel
+from liveline.modelstore import watch as model_watch
 from orchestration import faults
 from orchestration.assets.blob import model_blob
 from orchestration.assets.cluster import cluster_deployment
-from orchestration.assets.image import COMMIT_TAG, MODEL_TAG, app_source
+from orchestration.assets.image import app_source
 from orchestration.assets.live import latest_facts
 from orchestration.resources.blob_store import BlobStoreResource
-from orchestration.sensors import git_watch, model_watch
 
-RELEASE_JOB = "release"
 SENSOR_NAME = "release_sensor"
-TRIGGER_TAG = "liveline/trigger"
-DATA_VERSION_TAG = "dagster/data_version"  # how a reported event carries its data version
-RUN_KEY_TAG = "dagster/run_key"  # the daemon tags each run with its run_key
 
 
 @dataclass
@@ -106,7 +111,7 @@ def watch_target(s: settings.Settings) -> tuple[str, str]:
     if s.watch_branch or s.app_branch:
         return source, s.watch_branch or s.app_branch
     local = not git_watch.is_remote(source)
-    return source, gitrepo.checked_out_branch(Path(source)) if local else gitrepo.DEFAULT_BRANCH
+    return source, git.checked_out_branch(Path(source)) if local else git.DEFAULT_BRANCH
 
 
 def evaluate(

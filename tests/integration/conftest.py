@@ -1,7 +1,7 @@
 """Fixtures that hand integration tests real clients for the local platform.
 
 The platform is brought up once per session with the same `up()` that
-`python -m liveline.localplatform up` runs; on a fresh machine that installs and builds
+`python -m devplatform up` runs; on a fresh machine that installs and builds
 (a few minutes), afterwards it takes about a second. If it cannot come up, every test
 that needs it FAILS with the reason: a missing platform is a broken build, not a skip.
 """
@@ -16,10 +16,11 @@ import kubernetes
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from liveline import images, localplatform, settings
-from liveline.localplatform import azurite, docker_engine, ensure_wheels, k8s_cluster, registry
-from liveline.localplatform.layout import Layout
-from liveline.localplatform.layout import load as load_layout
+import devplatform
+from devplatform import azurite, docker_engine, ensure_wheels, k8s_cluster, registry
+from devplatform.layout import Layout
+from devplatform.layout import load as load_layout
+from liveline import images, settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,8 +45,8 @@ def local_platform() -> Layout:
     """The running local platform's layout (settings and state paths)."""
     lay = load_layout()
     try:
-        localplatform.up(lay)
-    except localplatform.PlatformError as e:
+        devplatform.up(lay)
+    except devplatform.PlatformError as e:
         pytest.fail(f"the local platform could not come up:\n{e}", pytrace=False)
     return lay
 

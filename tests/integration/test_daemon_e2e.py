@@ -1,7 +1,7 @@
 """End to end with the Dagster daemon (`dagster dev`, as `make dev` starts it) against
 the real local platform: commits and published models become live with no other action.
 
-One scenario (liveline.scenario), in order, sharing one `dagster dev`, one watched
+One scenario (tests.support.scenario), in order, sharing one `dagster dev`, one watched
 repository (a clone of this one), one models container and one namespace: a commit goes
 live; a model goes live; a commit and a model together make one release; a restart, even
 with the sensor's cursor rewound (as after a crash before the cursor was saved), runs
@@ -17,10 +17,12 @@ import time
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterRunStatus
 
-from liveline import deploy, dev, localplatform, settings
-from liveline.localplatform import k8s_build
-from liveline.scenario import RELEASE_SENSOR, release_runs, release_ticks, scenario
+import devplatform
+from devplatform import k8s_build
+from liveline import k8s, settings
+from liveline_cli import dev
 from orchestration.sensors.release import ReleaseCursor
+from tests.support.scenario import RELEASE_SENSOR, release_runs, release_ticks, scenario
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +51,10 @@ def wait_ticks(url: str, count: int, after: float, timeout: float = 60) -> list:
         time.sleep(0.5)
 
 
-def wait_live(e2e, code: str, model: str) -> deploy.Rollout:
+def wait_live(e2e, code: str, model: str) -> k8s.Rollout:
     try:
         return e2e.wait_live(code, model, LIVE_TIMEOUT_S)
-    except deploy.RolloutError as err:
+    except k8s.RolloutError as err:
         runs = [(r.run_id, r.status.value, r.tags.get("liveline/trigger"))
                 for r in release_runs(e2e.dagster)]  # fmt: skip
         ticks = [(t["status"], t["skipReason"], t["error"]) for t in release_ticks(e2e.url)[:5]]
@@ -66,7 +68,7 @@ def test_a_commit_becomes_live_with_no_other_action(e2e):
     (run,) = release_runs(e2e.dagster)
     assert run.tags["liveline/trigger"] == "commit"
     assert run.tags["liveline/model"] == f"{e2e.first.name}/{e2e.first.version}"
-    assert rollout.annotations[deploy.A_RUN] == run.run_id
+    assert rollout.annotations[k8s.A_RUN] == run.run_id
     assert rollout.image.startswith(f"{e2e.s.registry}/") and "@sha256:" in rollout.image
 
 
@@ -124,7 +126,7 @@ def test_a_restart_even_with_the_cursor_rewound_runs_nothing_twice(e2e):
 def test_a_manual_kubectl_set_image_shows_as_drift(e2e):
     namespace, name = e2e.s.k8s_namespace, e2e.s.k8s_deployment
     runs = len(release_runs(e2e.dagster))
-    live = deploy.live(e2e.api, namespace, name)
+    live = k8s.live(e2e.api, namespace, name)
     by_hand = live.image.rpartition("@")[0] + "@sha256:" + "0" * 64
     kubectl = k8s_build.binary(e2e.layout, "kubectl")
     subprocess.run(
@@ -143,13 +145,13 @@ def test_a_manual_kubectl_set_image_shows_as_drift(e2e):
         time.sleep(0.5)
     assert by_hand in evaluation.description and live.image in evaluation.description
     # Drift is reported, never "repaired" behind the user's back.
-    assert deploy.live(e2e.api, namespace, name).image == by_hand
+    assert k8s.live(e2e.api, namespace, name).image == by_hand
     assert len(release_runs(e2e.dagster)) == runs
 
 
 def test_a_release_failed_by_an_outage_goes_live_once_the_service_is_back(e2e):
     runs_before = len(release_runs(e2e.dagster))
-    localplatform.down(e2e.layout, ["registry"])
+    devplatform.down(e2e.layout, ["registry"])
     try:
         head = e2e.commit("during an outage")
         deadline = time.monotonic() + LIVE_TIMEOUT_S
@@ -157,7 +159,7 @@ def test_a_release_failed_by_an_outage_goes_live_once_the_service_is_back(e2e):
             assert time.monotonic() < deadline, "no release failed while the registry was down"
             time.sleep(1)
     finally:
-        localplatform.up(e2e.layout)
+        devplatform.up(e2e.layout)
     wait_live(
         e2e,
         head,

@@ -29,10 +29,11 @@ import pytest
 import requests
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
-from liveline import deploy, localplatform, modelstore, settings
-from liveline.localplatform import k8s_node
-from orchestration.assets.image import COMMIT_TAG
-from orchestration.definitions import ASSETS, CHECKS, RESOURCES
+import devplatform
+from devplatform import k8s_node
+from liveline import k8s, modelstore, settings
+from liveline.constants import COMMIT_TAG, MANIFEST_V2
+from orchestration.definitions import ASSETS, CHECKS, resources
 
 pytestmark = [
     pytest.mark.integration,
@@ -44,7 +45,6 @@ pytestmark = [
 ]
 
 RELEASE = ["app_source", "serving_image", "registry_image", "cluster_deployment"]
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def world(tmp_path_factory, local_platform, blob_service, kube_api, model_dir_pr
         )  # fmt: skip
         release(w, RELEASE, commit(w, "baseline"))
         yield w
-    localplatform.up(local_platform)
+    devplatform.up(local_platform)
     kubernetes.client.CoreV1Api(kube_api).delete_namespace(tag)
     container.delete_container()
 
@@ -115,7 +115,8 @@ def commit(w, text: str) -> str:
 def release(w, selection: list[str], head: str, check: bool = True):
     config = {"app_source": {"config": {"repo": str(w.repo), "commit": head}}}
     result = materialize(
-        [*ASSETS, *CHECKS], instance=w.instance, resources=RESOURCES, selection=selection,
+        [*ASSETS, *CHECKS], instance=w.instance, resources=resources(settings.load()),
+        selection=selection,
         run_config={"ops": config if "app_source" in selection else {}},
         tags={COMMIT_TAG: head}, raise_on_error=False,
     )  # fmt: skip
@@ -126,8 +127,8 @@ def release(w, selection: list[str], head: str, check: bool = True):
     return result
 
 
-def live(w) -> deploy.Rollout:
-    rollout = deploy.live(w.api, w.s.k8s_namespace, w.s.k8s_deployment)
+def live(w) -> k8s.Rollout:
+    rollout = k8s.live(w.api, w.s.k8s_namespace, w.s.k8s_deployment)
     assert rollout is not None
     return rollout
 
@@ -179,7 +180,7 @@ def stop_when_started(w, component: str, step: str) -> threading.Thread:
                     continue
                 started = w.instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
                 if any(e.dagster_event.step_key == step for e in started):
-                    localplatform.down(w.layout, [component])
+                    devplatform.down(w.layout, [component])
                     return
             time.sleep(0.05)
 
@@ -202,20 +203,20 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
     if case.phase == "during":
         watcher = stop_when_started(w, case.component, case.step)
     else:
-        localplatform.down(w.layout, [case.component])
+        devplatform.down(w.layout, [case.component])
     try:
         with Prober(url) as served:  # the app, all the while
             result = release(w, RELEASE[cut:], head, check=False)
             if watcher:
                 watcher.join(timeout=60)
     finally:
-        localplatform.up(w.layout)
+        devplatform.up(w.layout)
     print(f"{case}: the Service answered {served.ok} of {served.sent} requests during the run")
     assert served.sent > 0 and served.failed == [], served.failed[:5]
 
     if case.fails is None:  # nothing after the step needs the service: the release is live
         assert result.success
-        assert live(w).annotations[deploy.A_CODE] == head
+        assert live(w).annotations[k8s.A_CODE] == head
         return
     assert not result.success
     (failure,) = result.get_step_failure_events()
@@ -257,7 +258,7 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
     # Recovered: the same release goes live (in production the release sensor requests it
     # again; see test_sensors_release and test_daemon_e2e).
     release(w, RELEASE[RELEASE.index(failed) :], head)
-    assert live(w).annotations[deploy.A_CODE] == head
+    assert live(w).annotations[k8s.A_CODE] == head
 
 
 PUBLISH = ["training_data", "trained_model", "model_blob"]
@@ -279,7 +280,7 @@ def test_an_azurite_outage_while_publishing_leaves_no_half_published_model(
 
         def run(selection):
             return materialize(
-                [*ASSETS, *CHECKS], instance=w.instance, resources=RESOURCES,
+                [*ASSETS, *CHECKS], instance=w.instance, resources=resources(settings.load()),
                 selection=selection, raise_on_error=False,
             )  # fmt: skip
 
@@ -288,13 +289,13 @@ def test_an_azurite_outage_while_publishing_leaves_no_half_published_model(
         if phase == "during":
             watcher = stop_when_started(w, "azurite", "model_blob")
         else:
-            localplatform.down(w.layout, ["azurite"])
+            devplatform.down(w.layout, ["azurite"])
         try:
             result = run(PUBLISH[2:])
             if watcher:
                 watcher.join(timeout=60)
         finally:
-            localplatform.up(w.layout)
+            devplatform.up(w.layout)
         taken = []
         try:
             if not result.success:

@@ -16,16 +16,17 @@ import pytest
 import requests
 from dagster import AssetKey, AssetMaterialization, instance_for_test, materialize
 
-from liveline import deploy, images, settings, smoke
-from liveline.localplatform import k8s_node
-from liveline.localplatform.layout import Layout
-from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
+from devplatform import k8s_node
+from devplatform.layout import Layout
+from liveline import images, k8s, settings
+from liveline.constants import MANIFEST_V2
+from liveline.images import smoke
+from orchestration.definitions import ASSETS, CHECKS, defs, resources
 from orchestration.resources.cluster import ClusterResource
 
 pytestmark = pytest.mark.integration
 
 REPOSITORY = "liveline/serving-graph-test"
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 ASSET_NAMES = {a.key.to_user_string() for a in ASSETS}
 ROLLOUT = ["app_source", "serving_image", "registry_image", "cluster_deployment"]
 NODE_PORT = 30081  # pinned for this module's deployments (30080 is make demo's)
@@ -94,7 +95,7 @@ def build(graph, run_config: dict, selection: list[str]):
     result = materialize(
         [*ASSETS, *CHECKS],
         instance=graph.instance,
-        resources=RESOURCES,
+        resources=resources(settings.load()),
         selection=selection,
         run_config={"ops": run_config},
     )
@@ -174,7 +175,7 @@ def test_model_only_change_rebuilds_only_the_model_layer(graph):
     materialize(
         [*ASSETS, *CHECKS],
         instance=graph.instance,
-        resources=RESOURCES,
+        resources=resources(settings.load()),
         selection=["trained_model", "model_blob"],
         run_config={"ops": {"trained_model": {"config": {"C": 0.5}}}},
     )
@@ -195,10 +196,10 @@ def assert_live(graph, image: dict) -> None:
     """The cluster runs what was just built and pushed, with that lineage."""
     pushed = facts(graph.instance, "registry_image")
     assert pushed["image_id"] == image["image_id"]
-    live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    live = k8s.live(graph.kube, graph.namespace, "liveline-serving")
     assert live.image == pushed["reference"]
-    assert live.annotations[deploy.A_CODE] == image["revision"]
-    assert live.annotations[deploy.A_MODEL] == image["model_version"]
+    assert live.annotations[k8s.A_CODE] == image["revision"]
+    assert live.annotations[k8s.A_MODEL] == image["model_version"]
     assert live.replicas_ready == 2
 
 
@@ -218,12 +219,12 @@ def test_the_cluster_runs_the_pushed_digest_with_its_lineage(graph):
     # Later tests roll out other builds: compare with the latest deployment's lineage.
     latest = graph.instance.get_latest_materialization_event(AssetKey("cluster_deployment"))
     now = facts(graph.instance, "cluster_deployment")
-    live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    live = k8s.live(graph.kube, graph.namespace, "liveline-serving")
     assert live.image == now["image"]
-    assert live.annotations[deploy.A_CODE] == now["code_revision"]
-    assert live.annotations[deploy.A_MODEL] == now["model_version"]
-    assert live.annotations[deploy.A_DIGEST] == now["digest"]
-    assert live.annotations[deploy.A_RUN] == latest.run_id
+    assert live.annotations[k8s.A_CODE] == now["code_revision"]
+    assert live.annotations[k8s.A_MODEL] == now["model_version"]
+    assert live.annotations[k8s.A_DIGEST] == now["digest"]
+    assert live.annotations[k8s.A_RUN] == latest.run_id
 
 
 def test_the_service_answers_on_the_pinned_node_port(graph):
@@ -233,10 +234,10 @@ def test_the_service_answers_on_the_pinned_node_port(graph):
     assert [p.node_port for p in service.spec.ports] == [NODE_PORT]
     url = f"http://127.0.0.1:{NODE_PORT}"
     smoke.wait_url_ready(url, timeout=30)
-    live = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    live = k8s.live(graph.kube, graph.namespace, "liveline-serving")
     version = requests.get(f"{url}/version", timeout=5).json()
-    assert version["code_revision"] == live.annotations[deploy.A_CODE]
-    assert version["model_version"] == live.annotations[deploy.A_MODEL]
+    assert version["code_revision"] == live.annotations[k8s.A_CODE]
+    assert version["model_version"] == live.annotations[k8s.A_MODEL]
 
 
 def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
@@ -246,7 +247,7 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
         pytest.fail(
             "needs the real node (LIVELINE_CLUSTER_NODE=real, the default) to run the image"
         )
-    before = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    before = k8s.live(graph.kube, graph.namespace, "liveline-serving")
     good = graph.deployed["registry_image"]
     (tmp_path / "Dockerfile").write_text(
         f"FROM {good['image_id']}\nUSER root\n"
@@ -267,7 +268,10 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
         [*ASSETS, *CHECKS],
         instance=graph.instance,
         # The test's patience, not production's 60 s.
-        resources={**RESOURCES, "cluster": ClusterResource(progress_deadline_s=15)},
+        resources={
+            **resources(settings.load()),
+            "cluster": ClusterResource.from_settings(settings.load(), progress_deadline_s=15),
+        },
         selection=["cluster_deployment"],
         raise_on_error=False,
     )
@@ -276,7 +280,7 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back(graph, tmp_path):
     message = str(failure.event_specific_data.error)
     assert "missed its progress deadline" in message
     assert f"Rolled back to revision {before.revision}" in message
-    after = deploy.live(graph.kube, graph.namespace, "liveline-serving")
+    after = k8s.live(graph.kube, graph.namespace, "liveline-serving")
     assert after.image == before.image
     assert after.replicas_ready == 2
     assert facts(graph.instance, "cluster_deployment")["image"] == before.image

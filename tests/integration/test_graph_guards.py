@@ -14,11 +14,11 @@ import requests
 from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore, settings
-from orchestration.definitions import ASSETS, CHECKS, RESOURCES
+from liveline.constants import MANIFEST_V2
+from orchestration.definitions import ASSETS, CHECKS, resources
 
 pytestmark = pytest.mark.integration
 
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 IMAGE_STAGE = ["app_source", "serving_image", "registry_image"]
 
 
@@ -43,7 +43,7 @@ def run(instance, selection: list[str], run_config: dict | None = None):
     return materialize(
         [*ASSETS, *CHECKS],
         instance=instance,
-        resources=RESOURCES,
+        resources=resources(settings.load()),
         selection=selection,
         run_config={"ops": run_config or {}},
         raise_on_error=False,

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import kubernetes
 import pytest
 
-from liveline import deploy, settings
-from liveline.localplatform import k8s_build, k8s_cluster, k8s_node
+from devplatform import k8s_build, k8s_cluster, k8s_node
+from liveline import k8s, settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,19 +33,19 @@ def namespace(kube_api) -> Iterator[str]:
     core.delete_namespace(name)
 
 
-def _release(repository: str, digest: str, code: str = "c0ffee") -> deploy.Release:
-    return deploy.Release(repository, digest, code, "m1", f"run-{code}")
+def _release(repository: str, digest: str, code: str = "c0ffee") -> k8s.Release:
+    return k8s.Release(repository, digest, code, "m1", f"run-{code}")
 
 
 def _render(
     local_platform,
-    release: deploy.Release,
+    release: k8s.Release,
     namespace: str,
     overlay: str = "local",
     deadline: int | None = None,
 ):
     kubectl = k8s_build.binary(local_platform, "kubectl")
-    docs = deploy.render(K8S / "overlays" / overlay, release, kubectl, namespace, deadline)
+    docs = k8s.render(K8S / "overlays" / overlay, release, kubectl, namespace, deadline)
     # The namespace is the test's own; the overlay's Namespace object is not needed.
     return k8s_node.on_simulated_node([d for d in docs if d["kind"] != "Namespace"])
 
@@ -63,9 +63,9 @@ def test_overlays_pass_server_side_validation(local_platform, kube_api, namespac
     kinds = sorted(d["kind"] for d in docs)
     assert kinds == ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget",
                      "Service", "ServiceAccount"]  # fmt: skip
-    deploy.apply(kube_api, docs, dry_run=True)
+    k8s.apply(kube_api, docs, dry_run=True)
     # A dry run persists nothing.
-    assert deploy.live(kube_api, namespace, "liveline-serving") is None
+    assert k8s.live(kube_api, namespace, "liveline-serving") is None
 
 
 def test_rendered_deployment_is_pinned_and_hardened(local_platform, namespace):
@@ -85,15 +85,15 @@ def test_rendered_deployment_is_pinned_and_hardened(local_platform, namespace):
     assert pod["spec"]["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     assert container["resources"]["limits"] and container["resources"]["requests"]
     for notes in (dep["metadata"]["annotations"], pod["metadata"]["annotations"]):
-        assert notes[deploy.A_CODE] == "c0ffee"
-        assert notes[deploy.A_MODEL] == "m1"
-        assert notes[deploy.A_DIGEST] == DIGEST_A
-    assert dep["metadata"]["annotations"][deploy.A_RUN] == "run-c0ffee"
+        assert notes[k8s.A_CODE] == "c0ffee"
+        assert notes[k8s.A_MODEL] == "m1"
+        assert notes[k8s.A_DIGEST] == DIGEST_A
+    assert dep["metadata"]["annotations"][k8s.A_RUN] == "run-c0ffee"
 
 
 def test_deployment_rolls_out_to_ready(local_platform, kube_api, namespace):
     docs = _render(local_platform, _release(GOOD, DIGEST_A), namespace)
-    rollout = deploy.deploy(kube_api, docs, namespace, "liveline-serving", timeout=60)
+    rollout = k8s.deploy(kube_api, docs, namespace, "liveline-serving", timeout=60)
     assert rollout.revision == "1"
     assert rollout.replicas_ready == 2
     assert rollout.image == f"{GOOD}@{DIGEST_A}"
@@ -101,41 +101,41 @@ def test_deployment_rolls_out_to_ready(local_platform, kube_api, namespace):
 
 def test_never_ready_rollout_is_detected_and_rolled_back(local_platform, kube_api, namespace):
     good = _render(local_platform, _release(GOOD, DIGEST_A, "good"), namespace)
-    deploy.deploy(kube_api, good, namespace, "liveline-serving", timeout=60)
+    k8s.deploy(kube_api, good, namespace, "liveline-serving", timeout=60)
     apps = kubernetes.client.AppsV1Api(kube_api)
     first_rs = {rs.metadata.name for rs in apps.list_namespaced_replica_set(namespace).items}
 
     # A deadline of 8 s is the test's patience, not production's 60 s.
     bad = _render(local_platform, _release(NEVER_READY, DIGEST_B, "bad"), namespace, deadline=8)
-    with pytest.raises(deploy.RolloutError, match="missed its progress deadline") as failed:
-        deploy.deploy(kube_api, bad, namespace, "liveline-serving", timeout=60)
+    with pytest.raises(k8s.RolloutError, match="missed its progress deadline") as failed:
+        k8s.deploy(kube_api, bad, namespace, "liveline-serving", timeout=60)
     assert "Rolled back to revision 1" in str(failed.value)
 
-    now = deploy.live(kube_api, namespace, "liveline-serving")
+    now = k8s.live(kube_api, namespace, "liveline-serving")
     assert now.image == f"{GOOD}@{DIGEST_A}"
     assert now.replicas_ready == 2
-    assert now.annotations[deploy.A_CODE] == "good"
-    assert now.annotations[deploy.A_ROLLED_BACK] == "2"
+    assert now.annotations[k8s.A_CODE] == "good"
+    assert now.annotations[k8s.A_ROLLED_BACK] == "2"
     # The old ReplicaSet is the one serving again (as `kubectl rollout undo`: revision 3).
     serving = [rs for rs in apps.list_namespaced_replica_set(namespace).items
                if (rs.status.ready_replicas or 0) > 0]  # fmt: skip
     assert [rs.metadata.name for rs in serving] == sorted(first_rs)
-    assert serving[0].metadata.annotations[deploy.REVISION] == "3"
+    assert serving[0].metadata.annotations[k8s.REVISION] == "3"
 
 
 @pytest.mark.restarts_cluster
 def test_down_stops_the_cluster_and_a_warm_start_keeps_its_state(local_platform, namespace):
-    from liveline import localplatform
+    import devplatform
 
     with k8s_cluster.api_client(local_platform) as api:
         kubernetes.client.CoreV1Api(api).create_namespaced_config_map(
             namespace, {"metadata": {"name": "kept"}, "data": {"k": "v"}}
         )
-    assert localplatform.down(local_platform, components=["kubernetes"]) == ["kubernetes"]
+    assert devplatform.down(local_platform, components=["kubernetes"]) == ["kubernetes"]
     assert k8s_cluster.version(local_platform) is None
     assert not k8s_cluster.status(local_platform).running
     started = time.monotonic()
-    localplatform.up(local_platform)
+    devplatform.up(local_platform)
     assert time.monotonic() - started < 30, "a warm cluster start must take at most 30 s"
     with k8s_cluster.api_client(local_platform) as api:
         kept = kubernetes.client.CoreV1Api(api).read_namespaced_config_map("kept", namespace)

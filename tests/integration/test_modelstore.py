@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
-from liveline import modelstore, publish
+from liveline import modelstore
+from liveline_cli import publish
 from model_training import TrainingConfig, train
 from model_training.artifact import write_model
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from liveline import localplatform
-from liveline.localplatform import azurite, docker_engine, k8s_node
-from liveline.localplatform.layout import Layout
-from liveline.localplatform.report import Status
+import devplatform
+from devplatform import azurite, docker_engine, k8s_node
+from devplatform.layout import Layout
+from devplatform.report import Status
 from liveline.settings import env_name
 
 pytestmark = pytest.mark.integration
@@ -58,14 +58,14 @@ def isolated(local_platform: Layout, tmp_path: Path) -> Iterator[Layout]:
     )
     lay = _SharedNpmLayout(settings, npm_dir=local_platform.azurite_dir)
     yield lay
-    localplatform.down(lay)  # whatever the test left running
+    devplatform.down(lay)  # whatever the test left running
 
 
 def _cli(lay: Layout, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ}
     for field in ("state_dir", "registry_port", "azurite_port"):
         env[env_name(field)] = str(getattr(lay.settings, field))
-    return subprocess.run([sys.executable, "-m", "liveline.localplatform", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "devplatform", *args], env=env,
                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def _by_name(statuses: list[Status]) -> dict[str, Status]:
 
 
 def test_up_down_status_and_a_fast_second_up(isolated: Layout) -> None:
-    first = _by_name(localplatform.up(isolated))
+    first = _by_name(devplatform.up(isolated))
     assert all(s.running for s in first.values()), first
     assert first["docker-engine"].note == "external"
     assert first["registry"].note == first["azurite"].note == "started by liveline"
@@ -82,8 +82,8 @@ def test_up_down_status_and_a_fast_second_up(isolated: Layout) -> None:
     with azurite.blob_service(isolated) as blobs:
         blobs.create_container("kept").upload_blob("blob", b"survives a restart")
 
-    assert sorted(localplatform.down(isolated)) == ["azurite", "registry"]
-    after = _by_name(localplatform.status(isolated))
+    assert sorted(devplatform.down(isolated)) == ["azurite", "registry"]
+    after = _by_name(devplatform.status(isolated))
     assert not after["registry"].running and not after["azurite"].running
     assert after["docker-engine"].running, "down stopped an engine it did not start"
     cli = _cli(isolated, "status")
@@ -92,10 +92,10 @@ def test_up_down_status_and_a_fast_second_up(isolated: Layout) -> None:
     assert re.search(r"^azurite\s+stopped", cli.stdout, re.M), cli.stdout
 
     started = time.monotonic()
-    localplatform.up(isolated)  # restarts the two services, installs nothing
+    devplatform.up(isolated)  # restarts the two services, installs nothing
     assert time.monotonic() - started < 10
     started = time.monotonic()
-    again = _by_name(localplatform.up(isolated))  # everything already runs
+    again = _by_name(devplatform.up(isolated))  # everything already runs
     assert time.monotonic() - started < 10
     assert all(s.running for s in again.values()), again
     with azurite.blob_service(isolated) as blobs:
@@ -105,7 +105,7 @@ def test_up_down_status_and_a_fast_second_up(isolated: Layout) -> None:
 
 def test_up_of_the_running_platform_is_fast(local_platform: Layout) -> None:
     started = time.monotonic()
-    cli = subprocess.run([sys.executable, "-m", "liveline.localplatform", "up"],
+    cli = subprocess.run([sys.executable, "-m", "devplatform", "up"],
                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     elapsed = time.monotonic() - started
     assert cli.returncode == 0, cli.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from liveline.localplatform import processes
+from devplatform import processes
 
 pytestmark = pytest.mark.integration
 

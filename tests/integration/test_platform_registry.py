@@ -10,8 +10,8 @@ import docker
 import pytest
 import requests
 
-from liveline.localplatform import registry
-from liveline.localplatform.layout import Layout
+from devplatform import registry
+from devplatform.layout import Layout
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ import kubernetes
 import pytest
 import requests
 
-from liveline import deploy, images, settings
-from liveline.localplatform import ensure_wheels, k8s_build, k8s_cluster, k8s_node
-from liveline.localplatform import k8s_node_host as node_host
-from liveline.localplatform.k8s_node_config import NODE, NodeLayout
+from devplatform import ensure_wheels, k8s_build, k8s_cluster, k8s_node
+from devplatform import k8s_node_host as node_host
+from devplatform.k8s_node_config import NODE, NodeLayout
+from liveline import images, k8s, settings
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def real_node(local_platform):
 
 @dataclass(frozen=True)
 class Pushed:
-    release: deploy.Release
+    release: k8s.Release
     built_at: str
 
 
@@ -77,7 +77,7 @@ def pushed(real_node, docker_client, tmp_path_factory, model_dir_pristine) -> di
     return out
 
 
-def _push(client, repository: str, tag: str, code: str, card: dict) -> deploy.Release:
+def _push(client, repository: str, tag: str, code: str, card: dict) -> k8s.Release:
     for attempt in range(5):  # the registry may be restarting (fault tests)
         try:
             digest = images.push(client, repository, tag)
@@ -86,7 +86,7 @@ def _push(client, repository: str, tag: str, code: str, card: dict) -> deploy.Re
             if attempt == 4:
                 raise
             time.sleep(2)
-    return deploy.Release(repository, digest, code, card["model_version"], f"run-{tag}")
+    return k8s.Release(repository, digest, code, card["model_version"], f"run-{tag}")
 
 
 @pytest.fixture
@@ -109,13 +109,13 @@ def namespace(real_node, kube_api) -> Iterator[str]:
         time.sleep(0.5)
 
 
-def _roll_out(layout, api, release: deploy.Release, namespace: str, deadline: int | None = None):
+def _roll_out(layout, api, release: k8s.Release, namespace: str, deadline: int | None = None):
     kubectl = k8s_build.binary(layout, "kubectl")
     overlay = REPO / "k8s" / "overlays" / "local"
-    docs = deploy.render(overlay, release, kubectl, namespace, deadline)
+    docs = k8s.render(overlay, release, kubectl, namespace, deadline)
     # Not pin_node_port: the fixed NodePort is the deploy job's Service's, in its namespace.
     docs = [d for d in docs if d["kind"] != "Namespace"]
-    return deploy.deploy(api, docs, namespace, DEPLOYMENT, timeout=ROLLOUT_TIMEOUT_S)
+    return k8s.deploy(api, docs, namespace, DEPLOYMENT, timeout=ROLLOUT_TIMEOUT_S)
 
 
 def _base(api, namespace: str) -> str:
@@ -278,7 +278,7 @@ def test_a_model_that_fails_to_load_never_becomes_ready_and_is_rolled_back(
         # The test's patience is 25 s, production's progress deadline 60 s.
         with (
             Client(f"{base}/score", {"input": [[1.0] * 30]}) as client,
-            pytest.raises(deploy.RolloutError, match="missed its progress deadline") as e,
+            pytest.raises(k8s.RolloutError, match="missed its progress deadline") as e,
         ):
             _roll_out(real_node, kube_api, bad.release, namespace, deadline=25)
     finally:
@@ -290,7 +290,7 @@ def test_a_model_that_fails_to_load_never_becomes_ready_and_is_rolled_back(
     assert seen["pods"] and not seen["ever_ready"]
     assert seen["restarts"] >= 1 and "refusing to start" in seen["log"]
     assert client.ok > 0 and client.failed == []
-    now = deploy.live(kube_api, namespace, DEPLOYMENT)
+    now = k8s.live(kube_api, namespace, DEPLOYMENT)
     assert now.image == good.release.image and now.replicas_ready == 2
     assert _wait_version(base, good.built_at)["code_revision"] == good.release.code_revision
 

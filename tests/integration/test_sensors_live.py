@@ -21,10 +21,11 @@ from dagster import (
     instance_for_test,
 )
 
-from liveline import deploy, settings
-from liveline.localplatform import k8s_build, k8s_node
-from orchestration.assets.live import NO_DRIFT, cluster_deployment_no_drift
-from orchestration.definitions import ASSETS, RESOURCES, defs
+from devplatform import k8s_build, k8s_node
+from liveline import k8s, settings
+from liveline.constants import NO_DRIFT_CHECK
+from orchestration.assets.live import cluster_deployment_no_drift
+from orchestration.definitions import ASSETS, defs, resources
 from orchestration.resources.cluster import ClusterResource
 
 pytestmark = pytest.mark.integration
@@ -33,7 +34,7 @@ SENSOR = defs().resolve_sensor_def("cluster_live_sensor")
 REPOSITORY = "127.0.0.1:5000/liveline/serving"
 DIGESTS = ["sha256:" + c * 64 for c in "abc"]
 NAME = "liveline-serving"
-NO_DRIFT_KEY = AssetCheckKey.from_user_string(f"cluster_deployment:{NO_DRIFT}")
+NO_DRIFT_KEY = AssetCheckKey.from_user_string(f"cluster_deployment:{NO_DRIFT_CHECK}")
 
 
 @pytest.fixture
@@ -49,12 +50,12 @@ def cluster(local_platform, kube_api, monkeypatch):
 
 def roll_out(c, digest: str, run_id: str = "run-test", record: bool = True) -> str:
     """Roll a release out as cluster_deployment does, and record it like the asset."""
-    release = deploy.Release(REPOSITORY, digest, "c0ffee", "m1", run_id)
+    release = k8s.Release(REPOSITORY, digest, "c0ffee", "m1", run_id)
     kubectl = k8s_build.binary(c.layout, "kubectl")
-    docs = deploy.render(settings.REPO_ROOT / "k8s/overlays/local", release, kubectl, c.namespace)
+    docs = k8s.render(settings.REPO_ROOT / "k8s/overlays/local", release, kubectl, c.namespace)
     # Made-up digests: only the kwok node "runs" them.
     k8s_node.on_simulated_node(docs)
-    rollout = deploy.deploy(c.api, docs, c.namespace, NAME, timeout=60)
+    rollout = k8s.deploy(c.api, docs, c.namespace, NAME, timeout=60)
     if record:
         facts = {"image": rollout.image, "digest": digest, "code_revision": "c0ffee"}
         c.instance.report_runless_asset_event(
@@ -65,7 +66,9 @@ def roll_out(c, digest: str, run_id: str = "run-test", record: bool = True) -> s
 
 def tick(c):
     context = build_sensor_context(
-        instance=c.instance, cursor=c.cursor, resources={"cluster": ClusterResource()}
+        instance=c.instance,
+        cursor=c.cursor,
+        resources={"cluster": ClusterResource.from_settings(settings.load())},
     )
     result = SENSOR.evaluate_tick(context)
     c.cursor = result.cursor
@@ -126,7 +129,10 @@ def test_no_drift_runs_on_demand(cluster):
         "check_drift", selection=AssetSelection.checks(cluster_deployment_no_drift)
     )
     checks = Definitions(
-        assets=ASSETS, asset_checks=[cluster_deployment_no_drift], resources=RESOURCES, jobs=[job]
+        assets=ASSETS,
+        asset_checks=[cluster_deployment_no_drift],
+        resources=resources(settings.load()),
+        jobs=[job],
     )
     result = checks.resolve_job_def("check_drift").execute_in_process(instance=cluster.instance)
     (evaluation,) = result.get_asset_check_evaluations()

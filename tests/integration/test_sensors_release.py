@@ -25,9 +25,10 @@ from dagster import (
     materialize,
 )
 
-from liveline import localplatform, modelstore
+import devplatform
+from liveline import modelstore, settings
 from liveline.modelstore import journal
-from orchestration.definitions import ASSETS, CHECKS, RESOURCES, defs
+from orchestration.definitions import ASSETS, CHECKS, defs, resources
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.sensors.release import ReleaseCursor, model_blob_event
 
@@ -76,7 +77,7 @@ def tick(w, cursor: str | None = ...):
     context = build_sensor_context(
         instance=w.instance,
         cursor=w.cursor if cursor is ... else cursor,
-        resources={"blob_store": BlobStoreResource()},
+        resources={"blob_store": BlobStoreResource.from_settings(settings.load())},
     )
     result = SENSOR.evaluate_tick(context)
     w.cursor = result.cursor
@@ -266,7 +267,7 @@ def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(w
     result = materialize(
         [*ASSETS, *CHECKS],
         instance=world.instance,
-        resources=RESOURCES,
+        resources=resources(settings.load()),
         selection=["training_data", "trained_model", "model_blob"],
     )
     recorded = result.asset_materializations_for_node("model_blob")[0]
@@ -359,14 +360,14 @@ def test_a_tick_during_an_azurite_outage_fails_naming_it_and_loses_no_trigger(
     tick(world)  # baseline
     head = commit(world.repo, "serving/app.py", "v2")
     before = world.cursor
-    localplatform.down(local_platform, ["azurite"])
+    devplatform.down(local_platform, ["azurite"])
     try:
         started = time.monotonic()
         with pytest.raises(Exception) as failed:
             tick(world)
         took = time.monotonic() - started
     finally:
-        localplatform.up(local_platform)
+        devplatform.up(local_platform)
     message = str(failed.value)
     assert "Azure Blob Storage" in message and "make up" in message, message
     assert took < 30, f"a tick took {took:.1f} s to give up on Azurite"

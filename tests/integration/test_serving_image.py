@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from liveline import images, settings, smoke
-from liveline.localplatform import ensure_wheels
+from devplatform import ensure_wheels
+from liveline import images, settings
+from liveline.constants import MANIFEST_V2
+from liveline.images import smoke
 
 pytestmark = pytest.mark.integration
 
 REPO = settings.REPO_ROOT
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,9 @@ from dagster import (
     materialize,
 )
 
-from liveline import deploy, images, modelstore, settings, status
-from orchestration.definitions import ASSETS, CHECKS, RESOURCES
+from liveline import images, k8s, modelstore, settings
+from liveline_cli import status
+from orchestration.definitions import ASSETS, CHECKS, resources
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def roll_out(env, digest: str, revision: str) -> str:
     result = materialize(
         [*ASSETS, *CHECKS],
         instance=env.instance,
-        resources=RESOURCES,
+        resources=resources(settings.load()),
         selection=["cluster_deployment"],
     )
     return result.run_id
@@ -141,7 +142,7 @@ def test_status_needs_no_dagster_instance(env, capsys):
 
 
 def test_rollback_redeploys_the_previous_digest_and_records_it(env, capsys):
-    before = deploy.live(env.api, env.namespace, "liveline-serving")
+    before = k8s.live(env.api, env.namespace, "liveline-serving")
     busy = DagsterRun(job_name="deploy", status=DagsterRunStatus.STARTED,
                       tags={"liveline/deploy": "true"})  # fmt: skip
     env.instance.add_run(busy)
@@ -149,11 +150,11 @@ def test_rollback_redeploys_the_previous_digest_and_records_it(env, capsys):
     env.instance.delete_run(busy.run_id)
 
     assert status.rollback_main(["--dagster-home", env.home]) == 0
-    after = deploy.live(env.api, env.namespace, "liveline-serving")
+    after = k8s.live(env.api, env.namespace, "liveline-serving")
     assert after.image == f"{REPOSITORY}@{env.digests[0]}"
     assert after.replicas_ready == 2
-    assert after.annotations[deploy.A_CODE] == env.revisions[0]
-    assert after.annotations[deploy.A_ROLLED_BACK] == before.revision
+    assert after.annotations[k8s.A_CODE] == env.revisions[0]
+    assert after.annotations[k8s.A_ROLLED_BACK] == before.revision
     event = env.instance.get_latest_materialization_event(DEPLOYMENT)
     recorded = event.asset_materialization
     assert event.run_id == ""  # recorded outside any run
@@ -172,9 +173,9 @@ def test_rollback_redeploys_the_previous_digest_and_records_it(env, capsys):
 
     # Nothing verified is older than the release rolled back to: refuse, change nothing.
     assert status.rollback_main(["--dagster-home", env.home]) == 1
-    assert deploy.live(env.api, env.namespace, "liveline-serving").image == after.image
+    assert k8s.live(env.api, env.namespace, "liveline-serving").image == after.image
 
     # Without Dagster: the previous ReplicaSet's pod template, as `kubectl rollout undo`.
     assert status.rollback_main(["--no-dagster"]) == 0
-    undone = deploy.live(env.api, env.namespace, "liveline-serving")
+    undone = k8s.live(env.api, env.namespace, "liveline-serving")
     assert undone.image == before.image

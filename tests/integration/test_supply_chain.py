@@ -25,8 +25,10 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from dagster import AssetKey, instance_for_test
 
-from liveline import deploy, images, modelstore, sbom, settings
-from liveline.localplatform import base_image
+from devplatform import base_image
+from liveline import images, k8s, modelstore, settings
+from liveline.constants import MANIFEST_V2
+from liveline.images import sbom
 from orchestration.definitions import defs
 
 pytestmark = pytest.mark.integration
@@ -122,7 +124,7 @@ def test_the_registry_serves_the_base_by_that_digest(docker_client, local_platfo
     name = base.reference.split("/", 1)[1].split("@")[0]
     r = requests.head(
         f"{registry_url}/v2/{name}/manifests/{base.digest}",
-        headers={"Accept": images.MANIFEST_V2},
+        headers={"Accept": MANIFEST_V2},
         timeout=10,
     )
     assert r.status_code == 200
@@ -271,11 +273,11 @@ def test_the_cluster_runs_the_pushed_digest_never_a_tag(deployed, kube_api, regi
     assert running == {pushed["reference"]}
     assert BY_DIGEST_ONLY.match(pushed["reference"]), pushed["reference"]
     assert deployed.live["image"] == pushed["reference"]
-    assert deploy.live(kube_api, ns, DEPLOYMENT).annotations[deploy.A_DIGEST] == pushed["digest"]
+    assert k8s.live(kube_api, ns, DEPLOYMENT).annotations[k8s.A_DIGEST] == pushed["digest"]
     # That digest is the smoke-tested, SBOM'd image: its manifest's config is the image id.
     manifest = requests.get(
         f"{registry_url}/v2/{REPOSITORY}/manifests/{pushed['digest']}",
-        headers={"Accept": images.MANIFEST_V2},
+        headers={"Accept": MANIFEST_V2},
         timeout=10,
     )
     assert manifest.json()["config"]["digest"] == deployed.image["image_id"]

@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore
-from model_training.artifact import CARD_FILE
+from modelcard import CARD_FILE
 from orchestration.assets.model import card_markdown, store_model, trained_model, training_data
 from orchestration.checks import trained_model_quality_gate
 

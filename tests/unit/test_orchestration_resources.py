@@ -1,4 +1,5 @@
-"""Resources resolve their configuration at run time: fields, then LIVELINE_*, then defaults."""
+"""Resources carry their effective configuration, read from LIVELINE_* when the definitions
+load, so the UI's resource view shows what a run uses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from liveline import modelstore, settings
 from orchestration.definitions import defs
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
-from orchestration.resources.registry import RegistryResource, parse_target
+from liveline.registry import Registry
+from orchestration.resources.registry import RegistryResource
 
 
 @pytest.fixture(autouse=True)
@@ -32,22 +34,24 @@ def test_blob_store_defaults_to_azurite_with_the_dev_key():
     storage = store.storage()
     assert storage.account_url == settings.load().blob_account_url
     assert storage.credential.credential_type == "key"
-    assert store.container_name() == "models"
+    assert store.container == "models"
     # The emulator's public, well-known key; a real account never gets a key (below).
     with storage.get_client() as service:
         assert service.credential.account_key == settings.AZURITE_KEY
 
 
-def test_blob_store_reads_the_environment_at_run_time_not_import(monkeypatch):
-    store = defs().resources["blob_store"]  # built before these variables exist
+def test_blob_store_reads_the_environment_when_the_definitions_load(monkeypatch):
+    before = defs().resources["blob_store"]  # loaded before these variables exist
     monkeypatch.setenv("LIVELINE_MODELS_ACCOUNT_URL", "https://acct.blob.core.windows.net")
     monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", "models-prod")
+    assert before.container == "models"  # a loaded code location keeps its values
+    store = defs().resources["blob_store"]
+    assert store.account_url == "https://acct.blob.core.windows.net"
     storage = store.storage()
     assert storage.account_url == "https://acct.blob.core.windows.net"
     # A real account never gets an account key: DefaultAzureCredential (workload identity).
     assert storage.credential.credential_type == "default_azure_credential"
-    assert store.container_name() == "models-prod"
-    assert BlobStoreResource(container="mine").container_name() == "mine"
+    assert store.container == "models-prod"
 
 
 @pytest.mark.parametrize(
@@ -77,10 +81,31 @@ def test_a_real_account_gets_a_token_credential_never_an_account_key(monkeypatch
         clients[1].close()
 
 
-def test_image_builder_fields_beat_the_environment(monkeypatch):
+def test_image_builder_shows_the_effective_engine_and_base(monkeypatch):
     monkeypatch.setenv("LIVELINE_BASE_IMAGE", "python:3.11-slim")
-    assert defs().resources["image_builder"].resolved().base_image == "python:3.11-slim"
-    assert ImageBuilderResource(base_image="x/base:1").resolved().base_image == "x/base:1"
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    builder = defs().resources["image_builder"]
+    assert builder.base_image == "python:3.11-slim"
+    assert builder.docker_host == settings.DOCKER_SOCKET_DEFAULT
+    assert builder.wheels_dir == str(settings.load().wheels_dir)
+    assert isinstance(builder, ImageBuilderResource)
+
+
+def test_cluster_shows_the_effective_kubeconfig_overlay_and_node_port(monkeypatch):
+    for name in ("KUBECONFIG", "K8S_OVERLAY", "K8S_NODE_PORT", "CLUSTER_NODE"):
+        monkeypatch.delenv(f"LIVELINE_{name}", raising=False)
+    s = settings.load()
+    local = defs().resources["cluster"]
+    assert local.kubeconfig == str(s.state_dir / "kubeconfig")
+    assert local.overlay_dir == settings.REPO_ROOT / "k8s" / "overlays" / "local"
+    assert local.kubectl == str(s.k8s_bin_dir / "kubectl")
+    assert local.node_port == s.k8s_node_port and local.serve_port == s.serve_port
+    monkeypatch.setenv("LIVELINE_KUBECONFIG", "/srv/aks.kubeconfig")
+    monkeypatch.setenv("LIVELINE_K8S_OVERLAY", "aks")
+    aks = defs().resources["cluster"]
+    assert aks.kubeconfig == "/srv/aks.kubeconfig"
+    assert aks.overlay_dir.name == "aks"
+    assert aks.node_port == 0  # the cluster chooses (a LoadBalancer fronts it)
 
 
 def test_registry_defaults_to_the_local_registry():
@@ -115,7 +140,7 @@ def test_registry_for_acr_from_the_environment(monkeypatch):
 )
 def test_registry_config_is_refused_with_the_reason(host, repository, auth, problem):
     with pytest.raises(ValueError, match=problem):
-        parse_target(host, repository, auth)
+        Registry.parse(host, repository, auth)
     with pytest.raises(ValueError, match=problem):
         RegistryResource(host=host, repository=repository, auth=auth).target()
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, instance_for_test, materialize
 
-from liveline import gitrepo
-from orchestration.assets.image import COMMIT_TAG, app_source
+from liveline import git as gitrepo
+from liveline.constants import COMMIT_TAG
+from orchestration.assets.image import app_source
 
 
 def git(repo: Path, *args: str) -> str:

@@ -15,7 +15,7 @@ import sklearn
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from liveline import sbom
+from liveline.images import sbom
 
 IMAGE_ID = "sha256:" + "ab" * 32
 ATTRS = {

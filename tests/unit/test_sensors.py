@@ -17,10 +17,11 @@ from dagster import (
 
 from liveline import settings
 from liveline.modelstore import journal
+from liveline.modelstore import watch as model_watch
 from orchestration.assets.live import LiveState, drift
 from orchestration.definitions import defs
 from orchestration.schedules import build_nightly_release, nothing_to_release
-from orchestration.sensors import build_sensors, model_watch
+from orchestration.sensors import build_sensors
 from orchestration.sensors.release import ReleaseCursor
 
 IMAGE = "127.0.0.1:5000/liveline/serving@sha256:" + "a" * 64

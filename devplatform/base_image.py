@@ -1,0 +1,203 @@
+"""An offline stand-in for python:3.11-slim, since no image can be pulled here.
+
+debootstrap builds a minimal Debian bookworm with Python 3.11 and venv from Debian's
+packages; it is trimmed, then imported into the engine as settings.base_image. Built
+once: `up` reuses the image whenever the engine already has it.
+
+`up` also pushes it to the local registry (once), as production's base lives in a
+registry: an imported image has no manifest digest until it is pushed, and image builds
+pin their base by that digest (liveline/images.py resolve_base).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import IO, Any
+
+import docker.auth
+import docker.errors
+
+from devplatform import apt, docker_engine, processes
+from devplatform.layout import Layout
+from devplatform.report import Status
+from liveline import images
+from liveline.registry import Registry
+from liveline.runlog import run_logged, tail
+
+log = logging.getLogger(__name__)
+
+NAME = "base-image"
+LOCAL_REGISTRY_HOSTS = ("127.0.0.1", "localhost")
+DEBOOTSTRAP_TIMEOUT_S = 1800.0
+DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
+SUITE = "bookworm"
+# What python:3.11-slim's config provides that a bare import lacks.
+# A bare import has no PATH, so `ENV PATH=/venv/bin:$PATH` in a Dockerfile would drop it.
+IMAGE_CHANGES = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    'CMD ["python3"]',
+    "LABEL org.liveline.base=debootstrap",
+]
+# Removed after debootstrap: caches, docs (copyright files stay), message translations and
+# iconv modules (Python has its own codecs). Changing this list means bumping the base
+# image tag in liveline/settings.py, so that machines with the old image rebuild it.
+TRIM = [
+    "var/cache/apt",
+    "var/lib/apt/lists",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/lib/x86_64-linux-gnu/gconv",
+    "var/log",
+]
+
+
+def inspect(layout: Layout) -> dict[str, Any] | None:
+    """The engine's record of the base image, or None if it has not been built."""
+    try:
+        with closing(docker_engine.client(layout, timeout=10)) as client:
+            return dict(client.images.get(layout.settings.base_image).attrs)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def status(layout: Layout) -> Status:
+    try:
+        attrs = inspect(layout)
+    except docker.errors.DockerException as e:
+        attrs, note = None, f"engine unavailable: {type(e).__name__}"
+    else:
+        note = f"{attrs['Size'] / 1e6:.0f} MB" if attrs else "not built; `up` builds it"
+    image_id = attrs["Id"].removeprefix("sha256:")[:12] if attrs else "-"
+    return Status(NAME, attrs is not None, layout.settings.base_image, image_id,
+                  str(layout.logfile(NAME)), note, states=("present", "missing"))  # fmt: skip
+
+
+def _unmount_below(root: Path) -> None:
+    """A debootstrap that died may leave /proc or /sys mounted in root: never delete those."""
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for point in sorted((m for m in mounts if m.startswith(f"{root}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, timeout=60)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _trim(rootfs: Path) -> None:
+    for rel in TRIM:
+        for child in (rootfs / rel).glob("*"):
+            _remove(child)
+    for doc in (rootfs / "usr/share/doc").glob("*/*"):
+        if doc.name != "copyright":
+            _remove(doc)
+    # python:3.11-slim has `python`; Debian only has `python3`.
+    (rootfs / "usr/local/bin/python").symlink_to("/usr/bin/python3")
+
+
+def _chunks(stream: IO[bytes] | None, size: int = 1 << 20) -> Iterator[bytes]:
+    # requests sends a generator with chunked encoding: the tar never sits in memory.
+    assert stream is not None
+    while chunk := stream.read(size):
+        yield chunk
+
+
+def _debootstrap(layout: Layout, rootfs: Path, logfile: Path) -> None:
+    program = apt.ensure_program("debootstrap", "debootstrap", NAME, layout.logfile("apt"))
+    cmd = [program, *DEBOOTSTRAP_ARGS, SUITE, str(rootfs)]
+    log.info("%s: debootstrap %s into %s (about 1-2 min, log %s)", NAME, SUITE, rootfs, logfile)
+    rc = run_logged(cmd, logfile, DEBOOTSTRAP_TIMEOUT_S)
+    if rc != 0:
+        raise processes.PlatformError(
+            f"{NAME}: debootstrap failed (exit {rc}). Last lines of {logfile}:\n"
+            f"{tail(logfile)}\nCheck access to Debian's mirror and free disk, retry."
+        )
+
+
+def _split(reference: str) -> tuple[str, str]:
+    repository, _, tag = reference.rpartition(":")
+    return (repository, tag) if repository and "/" not in tag else (reference, "latest")
+
+
+def up(layout: Layout) -> None:
+    if inspect(layout) is None:
+        _build(layout)
+    _publish(layout)
+
+
+def registry_target(layout: Layout) -> tuple[str, str] | None:
+    """(repository, tag) that `up` pushes the base to: the local registry, same name and
+    tag; None when there is nothing to push (a non-local registry, or a base that is
+    pinned or named in a registry already)."""
+    s = layout.settings
+    repository, tag = _split(s.base_image)
+    if (
+        s.registry_host not in LOCAL_REGISTRY_HOSTS  # a real registry is not ours to fill
+        or images.PINNED.match(s.base_image)
+        or not images.qualified(repository).startswith(f"{docker.auth.INDEX_NAME}/")
+    ):
+        return None
+    return f"{s.registry}/{repository}", tag
+
+
+def _publish(layout: Layout) -> None:
+    """Push the base to the local registry unless it serves it already (by digest)."""
+    if (target := registry_target(layout)) is None:
+        return
+    repository, tag = target
+    with closing(docker_engine.client(layout, timeout=600)) as client:
+        attrs = client.api.inspect_image(layout.settings.base_image)
+        for pinned in attrs.get("RepoDigests") or []:
+            name, _, digest = pinned.partition("@")
+            if name == repository and _served(layout, digest):
+                return
+        started = time.monotonic()
+        client.api.tag(layout.settings.base_image, repository, tag)
+        try:
+            digest = images.push(client, repository, tag)
+        except images.ImageError as e:
+            raise processes.PlatformError(
+                f"{NAME}: cannot push {layout.settings.base_image} to the local registry: "
+                f"{e}. Is the registry up (`make status`)?"
+            ) from e
+    log.info("%s: pushed as %s@%s in %.1f s", NAME, repository, digest,
+             time.monotonic() - started)  # fmt: skip
+
+
+def _served(layout: Layout, digest: str) -> bool:
+    repository = _split(layout.settings.base_image)[0]
+    return Registry(layout.settings.registry, repository).serves(digest)
+
+
+def _build(layout: Layout) -> None:
+    logfile = layout.logfile(NAME)
+    rootfs = layout.base_image_dir / "rootfs"
+    if rootfs.exists():  # a half-built tree from an interrupted run
+        _unmount_below(rootfs)
+        shutil.rmtree(rootfs)
+    rootfs.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    _debootstrap(layout, rootfs, logfile)
+    _trim(rootfs)
+    log.info("%s: rootfs ready in %.0f s; importing", NAME, time.monotonic() - started)
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
+                           stdout=subprocess.PIPE)  # fmt: skip
+    with closing(docker_engine.client(layout, timeout=600)) as client, tar:
+        repository, tag = _split(layout.settings.base_image)
+        client.api.import_image_from_stream(_chunks(tar.stdout), repository, tag, IMAGE_CHANGES)
+    attrs = inspect(layout)
+    if tar.returncode != 0 or attrs is None:
+        raise processes.PlatformError(f"{NAME}: import failed (tar exit {tar.returncode}).")
+    shutil.rmtree(rootfs)  # the image holds it now
+    log.info("%s: %s built in %.0f s, %.0f MB", NAME, layout.settings.base_image,
+             time.monotonic() - started, attrs["Size"] / 1e6)  # fmt: skip

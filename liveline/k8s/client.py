@@ -1,0 +1,15 @@
+"""A client for the configured cluster: a kubeconfig file and, optionally, a context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes
+
+
+def api_client(kubeconfig: Path, context: str = "") -> kubernetes.client.ApiClient:
+    """A client from kubeconfig (the local cluster's, or one from `az aks get-credentials`);
+    use it as a context manager so that its connection pool is closed."""
+    return kubernetes.config.new_client_from_config(
+        config_file=str(kubeconfig), context=context or None
+    )

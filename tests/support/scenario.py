@@ -1,0 +1,182 @@
+"""A release scenario on the local platform, for the end-to-end tests and the release
+benchmark: a clone of this repository as the watched repository, a models container and
+a namespace of its own, a Dagster instance of its own, and `dagster dev` (UI, daemon,
+sensors) running against them. Nothing here is faked: commits are git commits, models
+are trained and published to Azurite, releases are rolled out by the sensor's runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kubernetes
+import requests
+from azure.core.exceptions import AzureError
+from azure.storage.blob import ContainerClient
+from dagster import DagsterInstance, RunsFilter
+
+from devplatform import azurite, k8s_cluster
+from devplatform.layout import Layout
+from liveline import k8s, modelstore, settings
+from liveline.constants import RELEASE_JOB
+from liveline_cli import dev
+
+RELEASE_SENSOR = "release_sensor"
+START_TIMEOUT_S = 180
+
+
+def git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=Liveline scenario",
+           "-c", "user.email=scenario@liveline.invalid", *args]  # fmt: skip
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
+    return done.stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Scenario:
+    s: settings.Settings
+    env: dict[str, str]  # the LIVELINE_* overrides s was loaded with; dagster dev gets them
+    root: Path
+    repo: Path
+    container: ContainerClient
+    api: kubernetes.client.ApiClient
+    log_file: Path
+    layout: Layout
+    first: modelstore.PublishedModel | None = None  # published before dagster dev started
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+    dagster: DagsterInstance | None = None  # the instance, as the caller opened it
+
+    def start(self) -> None:
+        with self.log_file.open("ab") as out:
+            self.proc = dev.start(self.s, self.env, stdout=out, stderr=subprocess.STDOUT)
+        dev.wait_ready(self.proc, self.url, self.log_file, START_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            dev.stop(self.proc)
+            self.proc = None
+
+    def commit(self, text: str) -> str:
+        """A commit under serving/ (a watched path) that the image really contains."""
+        note = self.repo / "serving" / "RELEASE_NOTE"
+        note.write_text(text + "\n")
+        git(self.repo, "add", "serving/RELEASE_NOTE")
+        git(self.repo, "commit", "-qm", f"scenario: {text}")
+        return git(self.repo, "rev-parse", "HEAD")
+
+    def head(self) -> str:
+        return git(self.repo, "rev-parse", "HEAD")
+
+    def train(self, C: float) -> Path:
+        """A real model trained with regularisation C, ready to publish."""
+        from model_training import TrainingConfig, train
+        from model_training.artifact import write_model
+        from model_training.data import load_dataset
+
+        out = self.root / f"model-C{C}"
+        write_model(train(TrainingConfig(C=C), load_dataset()), out)
+        return out
+
+    def publish(self, model_dir: Path) -> modelstore.PublishedModel:
+        return modelstore.publish(self.container, model_dir).model
+
+    def wait_live(self, code: str, model: str, timeout: float) -> k8s.Rollout:
+        want = {k8s.A_CODE: code, k8s.A_MODEL: model}
+        return k8s.wait_for(self.api, self.s.k8s_namespace, self.s.k8s_deployment, want, timeout)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.s.dagster_port}"
+
+    def instance(self) -> DagsterInstance:
+        return DagsterInstance.from_config(str(self.s.dagster_home))
+
+
+TICKS_QUERY = """query($selector: SensorSelector!, $limit: Int) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: $limit) {
+      status timestamp runIds cursor skipReason error { message } } } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def release_ticks(url: str, limit: int = 200) -> list[dict]:
+    """The release sensor's ticks, newest first, through the UI's GraphQL API (the
+    instance's tick storage has no public Python API)."""
+    selector = {"repositoryLocationName": "liveline", "repositoryName": "__repository__",
+                "sensorName": RELEASE_SENSOR}  # fmt: skip
+    body = {"query": TICKS_QUERY, "variables": {"selector": selector, "limit": limit}}
+    r = requests.post(f"{url}/graphql", json=body, timeout=30)
+    r.raise_for_status()
+    found = r.json()["data"]["sensorOrError"]
+    if found["__typename"] != "Sensor":
+        raise RuntimeError(f"{RELEASE_SENSOR} not found: {found}")
+    return found["sensorState"]["ticks"]
+
+
+def release_runs(instance: DagsterInstance) -> list:
+    """Runs of the release job, newest first."""
+    return list(instance.get_runs(RunsFilter(job_name=RELEASE_JOB)))
+
+
+@contextlib.contextmanager
+def scenario(
+    root: Path,
+    tick_s: int,
+    settle_s: int,
+    first_model: Path | None = None,
+    more: dict[str, str] | None = None,
+) -> Iterator[Scenario]:
+    """A scenario in root (a clone, an instance, dagster dev's log), with `dagster dev`
+    started; everything it created is deleted on exit, the clone and logs excepted."""
+    root.mkdir(parents=True, exist_ok=True)
+    repo = root / "app"
+    subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True,
+                   timeout=120)  # fmt: skip
+    tag = uuid.uuid4().hex[:8]
+    overrides = {
+        "WATCH_REPO": str(repo),
+        "WATCH_BRANCH": git(repo, "branch", "--show-current"),
+        "WATCH_PATHS": "serving/,k8s/",
+        "MODELS_CONTAINER": f"scenario-{tag}",
+        "K8S_NAMESPACE": f"scenario-{tag}",
+        "SENSOR_INTERVAL_S": str(tick_s),
+        "RELEASE_SETTLE_S": str(settle_s),
+        "MODEL_SWEEP_S": "300",
+        "DAGSTER_INSTANCE": str(root / "dagster"),
+        "DAGSTER_PORT": str(free_port()),
+        "SENSORS_RUNNING": "1",
+        **(more or {}),  # other settings, by field name in upper case
+    }
+    env = {settings.env_name(k.lower()): v for k, v in overrides.items()}
+    s = settings.load({**os.environ, **env})
+    layout = Layout(s)
+    with azurite.blob_service(layout) as service, k8s_cluster.api_client(layout) as api:
+        container = service.get_container_client(s.models_container)
+        sc = Scenario(s, env, root, repo, container, api, root / "dagster-dev.log", layout)
+        try:
+            if first_model is not None:
+                sc.first = sc.publish(first_model)
+            sc.start()
+            yield sc
+        finally:
+            sc.stop()
+            with contextlib.suppress(kubernetes.client.ApiException):
+                kubernetes.client.CoreV1Api(api).delete_namespace(s.k8s_namespace)
+            with contextlib.suppress(AzureError):
+                container.delete_container()
