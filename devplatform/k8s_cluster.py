@@ -29,6 +29,7 @@ import kubernetes
 from devplatform import k8s_build, processes
 from devplatform.layout import Layout
 from devplatform.report import Status
+from liveline import k8s
 from liveline.runlog import run_logged, tail
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,7 @@ def env(layout: Layout) -> dict[str, str]:
 
 def api_client(layout: Layout) -> kubernetes.client.ApiClient:
     """A client for the configured cluster (local kubeconfig, or LIVELINE_KUBECONFIG)."""
-    s = layout.settings
-    return kubernetes.config.new_client_from_config(
-        config_file=str(s.kubeconfig_path), context=s.kube_context or None
-    )
+    return k8s.api_client(layout.settings.kubeconfig_path, layout.settings.kube_context)
 
 
 def apiserver_pid(layout: Layout) -> int | None:

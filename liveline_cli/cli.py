@@ -12,7 +12,7 @@ COMMANDS = {
     "platform": ("devplatform.__main__", "up | down | status of the local platform"),
     "publish": ("liveline_cli.publish", "publish a model to blob storage, or --list them"),
     "status": ("liveline_cli.status", "what is live in the cluster, and its lineage"),
-    "rollback": ("liveline_cli.status:rollback_main", "roll the previous verified release out"),
+    "rollback": ("liveline_cli.rollback", "roll the previous verified release out"),
     "demo": ("liveline_cli.demo", "train, build the serving image, run it and score"),
 }
 

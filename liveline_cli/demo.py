@@ -12,10 +12,9 @@ import sys
 
 from dagster import DagsterInstance
 
-from devplatform import k8s_cluster
-from devplatform.layout import Layout
 from liveline import k8s, modelstore, settings
 from liveline.images import smoke
+from liveline_cli.common import api_client
 from liveline_cli.dev import ensure_home
 from liveline_cli.status import service_url
 
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if not result.success:
         log.error("the deploy job failed (run %s); see the log above", result.run_id)
         return 1
-    with k8s_cluster.api_client(Layout(s)) as api:
+    with api_client(s) as api:
         live = k8s.live(api, s.k8s_namespace, s.k8s_deployment)
         url = service_url(api, s)
     assert live is not None
@@ -66,14 +65,13 @@ def main(argv: list[str] | None = None) -> int:
 def _score_through_service(url: str, s: settings.Settings, notes: dict) -> str | None:
     """The live model answers through the cluster's Service: /version names the deployed
     commit and model, and the card's golden set scores to the card's probabilities."""
-    from orchestration.assets.image import serving_image
-    from orchestration.facts import latest_metadata
+    from orchestration.facts import ImageFacts
 
     with DagsterInstance.get() as instance:
-        built = latest_metadata(instance, serving_image.key)
+        built = ImageFacts.latest(instance)
     with modelstore.connect(modelstore.account_url(s)) as service:
         container = service.get_container_client(s.models_container)
-        model = modelstore.get(container, built["model_name"], notes[k8s.A_MODEL])
+        model = modelstore.get(container, built.model_name, notes[k8s.A_MODEL])
     try:
         smoke.wait_url_ready(url)
         version = smoke.smoke_test(url, model.card, notes[k8s.A_CODE])

@@ -1,80 +1,42 @@
-"""`liveline status` and `liveline rollback`: what is live and why; the previous release back.
+"""`liveline status`: what is live in the cluster, and why.
 
-The cluster's lineage annotations (liveline.deploy) answer on their own: image digest,
+The cluster's lineage annotations (liveline.k8s) answer on their own: image digest,
 code revision, model version, the Dagster run that rolled it out. The Dagster instance in
 <state>/dagster, when there is one, adds when and how that run went, the commit and the
 model's metrics, and drift from the last recorded rollout. Git and the model card in blob
 storage fill in the commit and metrics without it.
-
-`liveline rollback` rolls out the newest earlier release that Dagster recorded (never
-rebuilding: the digest must still be in the registry) and records the rollback as a
-materialization of cluster_deployment; with no instance, it puts the previous ReplicaSet's
-pod template back, as `kubectl rollout undo` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
-import logging
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import kubernetes
 from azure.core.exceptions import AzureError
-from dagster import (
-    AssetKey,
-    AssetMaterialization,
-    DagsterInstance,
-    DagsterRunStatus,
-    MetadataValue,
-    RunsFilter,
-)
+from dagster import AssetKey, DagsterInstance
 
-from devplatform import k8s_build, k8s_cluster, k8s_node
+from devplatform import k8s_node
 from devplatform.layout import Layout
-from liveline import git, k8s, settings
-from liveline.constants import DATA_VERSION_TAG, DEPLOY_TAG
-from liveline.registry import Registry, RegistryError
+from liveline import constants, git, k8s, settings
+from liveline_cli.common import (
+    DEPLOYMENT,
+    StatusError,
+    add_common_arguments,
+    api_client,
+    facts,
+    log,
+    materializations,
+    open_instance,
+    setup_logging,
+)
 from modelcard import CARD_FILE
 
-log = logging.getLogger("liveline_cli.status")
-
-DEPLOYMENT = AssetKey("cluster_deployment")
-SOURCE, TRAINED = AssetKey("app_source"), AssetKey("trained_model")
-HISTORY = 100  # materializations searched for a fact
-BUSY = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+SOURCE, TRAINED = AssetKey(constants.APP_SOURCE), AssetKey(constants.TRAINED_MODEL)
 BLOB_CALL = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10}
-
-
-class StatusError(Exception):
-    """Nothing to report or roll back; the message says what to do."""
-
-
-@contextlib.contextmanager
-def open_instance(home: Path | None) -> Iterator[DagsterInstance | None]:
-    """The Dagster instance in home if one was ever created there, else None."""
-    if home is None or not ((home / "history").is_dir() or (home / "storage").is_dir()):
-        yield None
-        return
-    with DagsterInstance.from_config(str(home)) as instance:
-        yield instance
-
-
-def materializations(instance: DagsterInstance, key: AssetKey) -> list:
-    """key's latest materialization records, newest first."""
-    return list(instance.fetch_materializations(key, limit=HISTORY).records)
-
-
-def facts(record) -> dict:
-    return {k: v.value for k, v in record.asset_materialization.metadata.items()}
-
-
-# --- status ---------------------------------------------------------------------------
 
 
 def describe(
@@ -254,169 +216,18 @@ def main(argv: list[str] | None = None) -> int:
     """`liveline status`"""
     s = settings.load()
     parser = argparse.ArgumentParser(prog="liveline status", description=__doc__.splitlines()[0])
-    _common(parser, s)
+    add_common_arguments(parser, s)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    _logging()
+    setup_logging()
     try:
-        with open_instance(args.dagster_home) as instance, k8s_cluster.api_client(Layout(s)) as api:
+        with open_instance(args.dagster_home) as instance, api_client(s) as api:
             report = describe(api, s, instance)
     except StatusError as e:
         log.error("%s", e)
         return 1
     print(json.dumps(report, indent=2) if args.json else render_text(report))
     return 0
-
-
-# --- rollback -------------------------------------------------------------------------
-
-
-def previous_release(instance: DagsterInstance, live: k8s.Rollout, to: str = ""):
-    """The newest recorded rollout that is not live and was not itself rolled back from."""
-    digest = live.image.rpartition("@")[2]
-    refused = {digest}
-    for record in materializations(instance, DEPLOYMENT):
-        f = facts(record)
-        if f.get("rollback"):
-            refused.add(f.get("rolled_back_from_digest"))
-        if f.get("digest") in refused or "image" not in f or (to and f["digest"] != to):
-            continue
-        return record
-    return None
-
-
-def rollback_to(api, s: settings.Settings, live: k8s.Rollout, record, timeout: float):
-    """Roll out the recorded release again, pinned by its digest: nothing is rebuilt."""
-    f = facts(record)
-    repository, digest = f["image"].split("@", 1)
-    host, _, path = repository.partition("/")
-    try:
-        Registry.parse(host, path, s.registry_auth).manifest_digest(digest)
-    except (RegistryError, OSError) as e:
-        raise StatusError(
-            f"{f['image']} is no longer in the registry ({e}): cannot roll back "
-            "to it without a rebuild; run the deploy job instead"
-        ) from e
-    release = k8s.Release(
-        repository,
-        digest,
-        f["code_revision"],
-        f["model_version"],
-        record.run_id or f.get("restored_from_run", ""),
-    )
-    overlay = settings.REPO_ROOT / "k8s" / "overlays" / s.k8s_overlay
-    kubectl = k8s_build.binary(Layout(s), "kubectl")
-    docs = k8s.render(overlay, release, kubectl, s.k8s_namespace)
-    for doc in docs:
-        if doc["kind"] == "Deployment":
-            doc["metadata"]["annotations"][k8s.A_ROLLED_BACK] = live.revision
-    return k8s.deploy(api, docs, s.k8s_namespace, s.k8s_deployment, timeout)
-
-
-def rollback_event(
-    before: k8s.Rollout, after: k8s.Rollout, s: settings.Settings, restored_from_run: str
-) -> AssetMaterialization:
-    notes, digest = after.annotations, after.image.rpartition("@")[2]
-    return AssetMaterialization(
-        asset_key=DEPLOYMENT,
-        description=f"liveline rollback from {before.image} to {after.image}",
-        metadata={
-            "image": after.image,
-            "digest": digest,
-            "code_revision": notes.get(k8s.A_CODE, ""),
-            "model_version": notes.get(k8s.A_MODEL, ""),
-            "revision": after.revision,
-            "replicas_ready": MetadataValue.int(after.replicas_ready),
-            "rollout_seconds": MetadataValue.float(round(after.seconds, 2)),
-            "namespace": s.k8s_namespace,
-            "deployment": s.k8s_deployment,
-            "replaced_image": before.image,
-            "rolled_back": f"from {before.image} (revision {before.revision})",
-            "rollback": True,
-            "rolled_back_from_digest": before.image.rpartition("@")[2],
-            "restored_from_run": restored_from_run,
-            "performed_by": f"liveline rollback ({getpass.getuser()})",
-        },
-        tags={DATA_VERSION_TAG: digest},
-    )
-
-
-def rollback_main(argv: list[str] | None = None) -> int:
-    """`liveline rollback`"""
-    s = settings.load()
-    parser = argparse.ArgumentParser(
-        prog="liveline rollback", description="Roll the previous verified release out again."
-    )
-    _common(parser, s)
-    parser.add_argument("--to", default="", help="digest of a recorded release (sha256:...)")
-    parser.add_argument("--force", action="store_true", help="even while a deploy run runs")
-    parser.add_argument("--timeout", type=float, default=300.0, help="rollout wait, seconds")
-    args = parser.parse_args(argv)
-    _logging()
-    try:
-        with open_instance(args.dagster_home) as instance, k8s_cluster.api_client(Layout(s)) as api:
-            return _rollback(api, s, instance, args)
-    except (StatusError, k8s.RolloutError) as e:
-        log.error("rollback failed: %s", e)
-        return 1
-
-
-def _rollback(api, s: settings.Settings, instance: DagsterInstance | None, args) -> int:
-    where = f"{s.k8s_namespace}/{s.k8s_deployment}"
-    before = k8s.live(api, s.k8s_namespace, s.k8s_deployment)
-    if before is None:
-        raise StatusError(f"nothing is deployed as {where}")
-    record = previous_release(instance, before, args.to) if instance else None
-    if instance is not None and not args.force:
-        busy = instance.get_runs(RunsFilter(tags={DEPLOY_TAG: "true"}, statuses=BUSY), limit=1)
-        if busy:
-            raise StatusError(f"run {busy[0].run_id} is deploying now: wait, or pass --force")
-    if record is None and (args.to or (instance and materializations(instance, DEPLOYMENT))):
-        wanted = f"with digest {args.to}" if args.to else f"before {before.image}"
-        raise StatusError(f"no recorded, verified release {wanted} to roll back to")
-    if record is not None:
-        log.info("rolling %s back from %s to %s", where, before.image, facts(record)["image"])
-        after = rollback_to(api, s, before, record, args.timeout)
-        origin = record.run_id or facts(record).get("restored_from_run", "")
-    else:
-        log.info("no earlier release recorded: restoring %s's previous ReplicaSet", where)
-        restored = k8s.rollback(api, s.k8s_namespace, s.k8s_deployment)
-        after = k8s.wait(api, s.k8s_namespace, s.k8s_deployment, args.timeout)
-        log.info("revision %s restored", restored)
-        origin = after.annotations.get(k8s.A_RUN, "")
-    if instance is not None:
-        instance.report_runless_asset_event(rollback_event(before, after, s, origin))
-    log.info(
-        "%s runs %s again (revision %s, %d replicas ready)%s",
-        where,
-        after.image,
-        after.revision,
-        after.replicas_ready,
-        "; recorded in Dagster" if instance else "",
-    )
-    return 0
-
-
-def _logging() -> None:
-    # Our own messages; the libraries' (Azure's HTTP log, alembic's) only when they warn.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    log.setLevel(logging.INFO)
-
-
-def _common(parser: argparse.ArgumentParser, s: settings.Settings) -> None:
-    parser.add_argument(
-        "--dagster-home",
-        type=Path,
-        default=s.dagster_home,
-        help="Dagster instance to read and record in (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--no-dagster",
-        dest="dagster_home",
-        action="store_const",
-        const=None,
-        help="use the cluster's annotations only",
-    )
 
 
 if __name__ == "__main__":

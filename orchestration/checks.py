@@ -4,17 +4,17 @@ an image that fails its smoke test is never pushed."""
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
 from liveline import modelstore, settings
-from liveline.constants import SMOKE_CHECK
+from liveline.constants import QUALITY_GATE_CHECK, SMOKE_CHECK
 from liveline.images import smoke
 from orchestration.assets.image import serving_image
 from orchestration.assets.model import trained_model
-from orchestration.facts import latest_metadata
+from orchestration.facts import ImageFacts, latest_metadata
 from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
 
 
-@asset_check(asset=trained_model, name="quality_gate", blocking=True)
+@asset_check(asset=trained_model, name=QUALITY_GATE_CHECK, blocking=True)
 def trained_model_quality_gate(context: AssetCheckExecutionContext) -> AssetCheckResult:
     """Held-out metrics reach their minimums (LIVELINE_MODEL_MIN_METRICS)."""
     facts = latest_metadata(context.instance, trained_model.key)
@@ -39,11 +39,11 @@ def serving_image_smoke_test(
     blob_store: BlobStoreResource,
 ) -> AssetCheckResult:
     """The container starts hardened, names its commit and model, and scores the golden set."""
-    facts = latest_metadata(context.instance, serving_image.key)
+    facts = ImageFacts.latest(context.instance)
     with blob_store.models() as container:
-        model = modelstore.get(container, facts["model_name"], facts["model_version"])
-    metadata = {"image_id": facts["image_id"], "model_version": model.version}
-    if model.card_etag != facts["model_card_etag"]:
+        model = modelstore.get(container, facts.model_name, facts.model_version)
+    metadata = {"image_id": facts.image_id, "model_version": model.version}
+    if model.card_etag != facts.model_card_etag:
         return AssetCheckResult(
             passed=False, metadata=metadata, description="the model card changed since the build"
         )
@@ -51,8 +51,8 @@ def serving_image_smoke_test(
         try:
             # By image id: the tag may have moved since the build.
             name = f"liveline-smoke-{context.run.run_id[:12]}"
-            with smoke.running(client, facts["image_id"], name=name) as base:
-                version = smoke.smoke_test(base, model.card, facts["revision"])
+            with smoke.running(client, facts.image_id, name=name) as base:
+                version = smoke.smoke_test(base, model.card, facts.revision)
         except smoke.SmokeTestError as e:
             context.log.error("%s", e)
             return AssetCheckResult(passed=False, metadata=metadata, description=str(e)[:1000])

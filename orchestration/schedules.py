@@ -17,9 +17,8 @@ from dagster import (
 
 from liveline import settings
 from liveline.constants import NIGHTLY_JOB, SMOKE_CHECK, TRIGGER_TAG
-from orchestration.assets.cluster import cluster_deployment
-from orchestration.assets.image import registry_image, serving_image
-from orchestration.assets.live import latest_facts
+from orchestration.assets.image import serving_image
+from orchestration.facts import DeploymentFacts, ImageFacts, PushedImageFacts
 
 
 def build_nightly_release(s: settings.Settings) -> ScheduleDefinition:
@@ -48,7 +47,7 @@ def build_nightly_release(s: settings.Settings) -> ScheduleDefinition:
 
 def nothing_to_release(instance: DagsterInstance) -> str:
     """Why a release would change nothing or must not happen; "" when one is due."""
-    built = latest_facts(instance, serving_image.key)
+    built = ImageFacts.latest_or_none(instance)
     if built is None:
         return "no serving image has been built yet"
     record = instance.get_latest_asset_check_evaluation_record(
@@ -56,11 +55,11 @@ def nothing_to_release(instance: DagsterInstance) -> str:
     )
     evaluation = record.event.asset_check_evaluation if record and record.event else None
     tested = evaluation.metadata.get("image_id") if evaluation else None
-    if evaluation is None or not evaluation.passed or tested.value != built["image_id"]:
-        return f"the newest serving image {built['image_id'][:19]} has not passed its smoke test"
-    pushed = latest_facts(instance, registry_image.key)
-    live = latest_facts(instance, cluster_deployment.key)
-    newest_is_pushed = pushed is not None and pushed["image_id"] == built["image_id"]
-    if newest_is_pushed and live is not None and live["digest"] == pushed["digest"]:
-        return f"{pushed['reference']} is live already"
+    if evaluation is None or not evaluation.passed or tested.value != built.image_id:
+        return f"the newest serving image {built.image_id[:19]} has not passed its smoke test"
+    pushed = PushedImageFacts.latest_or_none(instance)
+    live = DeploymentFacts.latest_or_none(instance)
+    newest_is_pushed = pushed is not None and pushed.image_id == built.image_id
+    if newest_is_pushed and live is not None and live.digest == pushed.digest:
+        return f"{pushed.reference} is live already"
     return ""

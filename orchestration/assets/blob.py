@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, DataVersion, MaterializeResult, asset
 
 from liveline import modelstore, settings
 from orchestration.assets.model import GROUP, trained_model
-from orchestration.facts import latest_metadata
+from orchestration.facts import PublishedModelFacts, TrainedModelFacts
 from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 
@@ -17,7 +17,7 @@ from orchestration.resources.blob_store import BlobStoreResource
 @classified
 def model_blob(context: AssetExecutionContext, blob_store: BlobStoreResource) -> MaterializeResult:
     """The trained model published to blob storage: artifact first, model card last."""
-    model_dir = Path(latest_metadata(context.instance, trained_model.key)["path"])
+    model_dir = Path(TrainedModelFacts.latest(context.instance).path)
     # The blocking quality check stops a bad model within a run; the gate is applied
     # here again so that materializing model_blob on its own cannot publish one either.
     gate = modelstore.parse_min_metrics(settings.load().model_min_metrics)
@@ -27,17 +27,6 @@ def model_blob(context: AssetExecutionContext, blob_store: BlobStoreResource) ->
     if not done.uploaded:
         context.log.info("%s %s was already published; kept", model.name, model.version)
     return MaterializeResult(
-        metadata={
-            "model_name": model.name,
-            "model_version": model.version,
-            "card_url": MetadataValue.url(model.card_url),
-            "artifact_url": MetadataValue.url(model.artifact_url),
-            "artifact_sha256": model.artifact_sha256,
-            "artifact_size": MetadataValue.int(model.artifact_size),
-            "artifact_etag": model.artifact_etag,
-            "card_etag": model.card_etag,
-            "published_at": MetadataValue.timestamp(model.published_at),
-            "newly_published": done.uploaded,
-        },
+        metadata=PublishedModelFacts.of(model, newly_published=done.uploaded).to_metadata(),
         data_version=DataVersion(model.version),
     )

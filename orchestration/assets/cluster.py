@@ -11,7 +11,7 @@ from dagster import (
 
 from liveline import k8s
 from orchestration.assets.image import registry_image
-from orchestration.facts import latest_metadata
+from orchestration.facts import DeploymentFacts, PushedImageFacts
 from orchestration.faults import RETRY, classified
 from orchestration.resources.cluster import ClusterResource
 from orchestration.resources.registry import RegistryResource
@@ -30,14 +30,14 @@ def cluster_deployment(
     context: AssetExecutionContext, cluster: ClusterResource, registry: RegistryResource
 ) -> MaterializeResult:
     """The serving Deployment live in the cluster: image by digest, code and model lineage."""
-    pushed = latest_metadata(context.instance, registry_image.key)
-    repository, digest = pushed["reference"].split("@", 1)
+    pushed = PushedImageFacts.latest(context.instance)
+    repository, digest = pushed.reference.split("@", 1)
     # The cluster pulls by digest: before touching it, the registry must serve that digest.
     served = registry.manifest_digest(digest, repository=repository.partition("/")[2])
     if served != digest:
-        raise Failure(f"the registry serves {served} for {pushed['reference']}: push it again")
+        raise Failure(f"the registry serves {served} for {pushed.reference}: push it again")
     release = k8s.Release(
-        repository, digest, pushed["revision"], pushed["model_version"], context.run.run_id
+        repository, digest, pushed.revision, pushed.model_version, context.run.run_id
     )
     namespace, name = cluster.target
     docs = cluster.render(release)
@@ -64,15 +64,17 @@ def cluster_deployment(
             ) from e
     return MaterializeResult(
         metadata={
-            "image": rollout.image,
-            "digest": digest,
-            "code_revision": release.code_revision,
-            "model_version": release.model_version,
+            **DeploymentFacts(
+                rollout.image,
+                digest,
+                release.code_revision,
+                release.model_version,
+                namespace,
+                name,
+            ).to_metadata(),
             "revision": rollout.revision,
             "replicas_ready": MetadataValue.int(rollout.replicas_ready),
             "rollout_seconds": MetadataValue.float(round(rollout.seconds, 2)),
-            "namespace": namespace,
-            "deployment": name,
             "replaced_image": before.image if before else "none",
             "rolled_back": "nothing",
         },

@@ -21,7 +21,7 @@ from liveline import git, images, modelstore, settings
 from liveline.constants import COMMIT_TAG, MODEL_TAG, SMOKE_CHECK
 from liveline.registry import RegistryError
 from orchestration.assets.blob import model_blob
-from orchestration.facts import latest_metadata, require_passed
+from orchestration.facts import ImageFacts, PushedImageFacts, SourceFacts, require_passed
 from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
@@ -56,15 +56,9 @@ def app_source(context: AssetExecutionContext, config: AppSourceConfig) -> Mater
     revision = config.commit or context.run.tags.get(COMMIT_TAG) or branch
     commit = git.resolve(repo, revision)
     return MaterializeResult(
-        metadata={
-            "sha": commit.sha,
-            "repository": MetadataValue.path(str(repo)),
-            "branch": branch,
-            "requested": revision,
-            "author": commit.author,
-            "date": commit.date,
-            "message": MetadataValue.text(commit.message),
-        },
+        metadata=SourceFacts(
+            commit.sha, str(repo), branch, revision, commit.author, commit.date, commit.message
+        ).to_metadata(),
         data_version=DataVersion(commit.sha),
     )
 
@@ -81,23 +75,23 @@ def serving_image(
     registry: RegistryResource,
 ) -> MaterializeResult:
     """The serving image: app_source's commit plus the newest valid published model."""
-    source = latest_metadata(context.instance, app_source.key)
+    source = SourceFacts.latest(context.instance)
     with tempfile.TemporaryDirectory(prefix="liveline-model-") as tmp:
         with blob_store.models() as container:
             model, passed_over = chosen_model(container, context.run.tags.get(MODEL_TAG))
             model_dir = modelstore.download(container, model, Path(tmp))
         for prefix, why in passed_over.items():
             context.log.warning("passed over published model %s: %s", prefix, why)
-        tag = images.image_tag(source["sha"], model.version)
+        tag = images.image_tag(source.sha, model.version)
         with image_builder.client() as client:
             # Created = the commit's date, so an unchanged rebuild keeps its image id.
             built = image_builder.build_serving_image(
                 client,
-                Path(source["repository"]),
-                source["sha"],
+                Path(source.repository),
+                source.sha,
                 model_dir,
                 f"{registry.target().image}:{tag}",
-                created=source["date"],
+                created=source.date,
             )
             started = time.monotonic()
             bom, bom_path = image_builder.write_sbom(client, built)
@@ -113,14 +107,16 @@ def serving_image(
     assert base is not None  # build_serving_image always passes BASE_IMAGE
     return MaterializeResult(
         metadata={
-            "image_id": built.image_id,
-            "reference": built.reference,
-            "tag": tag,
-            "revision": source["sha"],
-            "model_name": model.name,
-            "model_version": model.version,
-            "model_sha256": model.artifact_sha256,
-            "model_card_etag": model.card_etag,
+            **ImageFacts(
+                built.image_id,
+                built.reference,
+                tag,
+                source.sha,
+                model.name,
+                model.version,
+                model.artifact_sha256,
+                model.card_etag,
+            ).to_metadata(),
             "size": MetadataValue.int(built.size),
             "build_seconds": MetadataValue.float(round(built.seconds, 2)),
             "layers_reused": f"{built.cached_steps}/{built.steps} steps from cache",
@@ -161,17 +157,17 @@ def registry_image(
     registry: RegistryResource,
 ) -> MaterializeResult:
     """The smoke-tested serving image in the container registry, addressed by digest."""
-    built = latest_metadata(context.instance, serving_image.key)
+    built = ImageFacts.latest(context.instance)
     # The blocking smoke test stops a bad image within a run; this also stops one when
     # registry_image is materialized on its own.
     check = AssetCheckKey(serving_image.key, SMOKE_CHECK)
-    require_passed(context.instance, check, image_id=built["image_id"])
-    target, tag = registry.target(), built["tag"]
+    require_passed(context.instance, check, image_id=built.image_id)
+    target, tag = registry.target(), built.tag
     with image_builder.client() as client:
         try:
-            client.images.get(built["image_id"]).tag(target.image, tag)
+            client.images.get(built.image_id).tag(target.image, tag)
         except docker.errors.ImageNotFound as e:
-            raise Failure(f"image {built['image_id']} is gone: rematerialize serving_image") from e
+            raise Failure(f"image {built.image_id} is gone: rematerialize serving_image") from e
         registry.login(client)
         digest = images.push(client, target.image, tag)
     served = registry.manifest_digest(tag)
@@ -180,13 +176,13 @@ def registry_image(
             f"{target.image}:{tag} was pushed as {digest}, registry serves {served}"
         )
     return MaterializeResult(
-        metadata={
-            "reference": f"{target.image}@{digest}",
-            "tag": tag,
-            "digest": digest,
-            "image_id": built["image_id"],
-            "revision": built["revision"],
-            "model_version": built["model_version"],
-        },
+        metadata=PushedImageFacts(
+            f"{target.image}@{digest}",
+            tag,
+            digest,
+            built.image_id,
+            built.revision,
+            built.model_version,
+        ).to_metadata(),
         data_version=DataVersion(digest),
     )

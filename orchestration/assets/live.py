@@ -10,17 +10,16 @@ the check can also be executed on demand.
 
 # No `from __future__ import annotations`: Dagster reads the check's parameter annotations.
 
+import dataclasses
 from dataclasses import asdict
 
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetKey,
     AssetObservation,
     DagsterInstance,
     DagsterRunStatus,
-    Failure,
     MetadataValue,
     asset_check,
 )
@@ -28,7 +27,7 @@ from dagster import (
 from liveline.constants import NO_DRIFT_CHECK
 from liveline.k8s.livestate import LiveState, drift, observe
 from orchestration.assets.cluster import cluster_deployment
-from orchestration.facts import latest_metadata
+from orchestration.facts import DeploymentFacts
 from orchestration.resources.cluster import ClusterResource
 
 UNFINISHED = {DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING,
@@ -82,20 +81,13 @@ def no_drift_evaluation(
     )
 
 
-def latest_facts(instance: DagsterInstance, key: AssetKey) -> dict | None:
-    """Plain metadata values of key's latest materialization; None when there is none."""
-    try:
-        return latest_metadata(instance, key)
-    except Failure:
-        return None
-
-
 @asset_check(asset=cluster_deployment, name=NO_DRIFT_CHECK, blocking=False)
 def cluster_deployment_no_drift(
     context: AssetCheckExecutionContext, cluster: ClusterResource
 ) -> AssetCheckResult:
     """The cluster runs exactly the image that cluster_deployment rolled out last."""
-    deployed = latest_facts(context.instance, cluster_deployment.key)
+    facts = DeploymentFacts.latest_or_none(context.instance)
+    deployed = dataclasses.asdict(facts) if facts else None
     namespace, name = cluster.target
     with cluster.api() as api:
         live = observe(api, namespace, name)

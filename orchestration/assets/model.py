@@ -23,7 +23,7 @@ from model_training import TrainedModel, TrainingConfig, train
 from model_training.artifact import write_model
 from model_training.data import load_dataset
 from modelcard import CARD_FILE
-from orchestration.facts import latest_metadata
+from orchestration.facts import TrainedModelFacts, TrainingDataFacts
 
 GROUP = "model"
 DEFAULTS = TrainingConfig()
@@ -52,8 +52,7 @@ def training_data() -> MaterializeResult:
     data = load_dataset()
     return MaterializeResult(
         metadata={
-            "dataset": data.name,
-            "fingerprint": data.fingerprint,
+            **TrainingDataFacts(data.name, data.fingerprint).to_metadata(),
             "rows": len(data.target),
             "features": len(data.feature_names),
             "classes": MetadataValue.json(list(data.target_names)),
@@ -66,7 +65,7 @@ def training_data() -> MaterializeResult:
 def trained_model(context: AssetExecutionContext, config: TrainingRunConfig) -> MaterializeResult:
     """A classifier trained and evaluated on the training data, with its model card."""
     data = load_dataset()
-    expected = latest_metadata(context.instance, training_data.key)["fingerprint"]
+    expected = TrainingDataFacts.latest(context.instance).fingerprint
     if data.fingerprint != expected:
         raise Failure(f"the data set is no longer training_data's {expected}: rematerialize it")
     model = train(config.training_config(), data)
@@ -74,11 +73,10 @@ def trained_model(context: AssetExecutionContext, config: TrainingRunConfig) -> 
     card = json.loads((model_dir / CARD_FILE).read_text())
     return MaterializeResult(
         metadata={
-            "model_name": model.config.model_name,
-            "model_version": model.version,
+            **TrainedModelFacts(
+                model.config.model_name, model.version, str(model_dir), card["artifact"]["sha256"]
+            ).to_metadata(),
             **{name: MetadataValue.float(value) for name, value in model.metrics.items()},
-            "path": MetadataValue.path(str(model_dir)),
-            "artifact_sha256": card["artifact"]["sha256"],
             "model_card": MetadataValue.md(card_markdown(card)),
         },
         data_version=DataVersion(model.version),

@@ -6,6 +6,7 @@ log grows with what happens in the cluster, not with the number of ticks.
 
 # No `from __future__ import annotations`: Dagster reads the resource annotations.
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict
@@ -18,9 +19,9 @@ from dagster import (
     sensor,
 )
 
-from liveline import settings
+from liveline import k8s, settings
 from orchestration.assets import live as live_state
-from orchestration.assets.cluster import cluster_deployment
+from orchestration.facts import DeploymentFacts
 from orchestration.resources.cluster import ClusterResource
 
 SENSOR_NAME = "cluster_live_sensor"
@@ -45,10 +46,11 @@ def build_live_sensor(s: settings.Settings) -> SensorDefinition:
 def evaluate(context: SensorEvaluationContext, cluster: ClusterResource) -> SensorResult:
     namespace, name = cluster.target
     with cluster.api() as api:
-        live = live_state.observe(api, namespace, name)
-    deployed = live_state.latest_facts(context.instance, cluster_deployment.key)
+        live = k8s.observe(api, namespace, name)
+    facts = DeploymentFacts.latest_or_none(context.instance)
+    deployed = dataclasses.asdict(facts) if facts else None
     busy = live_state.rolling_out(live, context.instance)
-    problems = [] if busy else live_state.drift(live, deployed)
+    problems = [] if busy else k8s.drift(live, deployed)
     seen = json.dumps([asdict(live), deployed, busy, problems], sort_keys=True, default=str)
     fingerprint = hashlib.sha256(seen.encode()).hexdigest()[:32]
     if fingerprint == context.cursor:

@@ -21,7 +21,6 @@ from dagster import (
     AssetObservation,
     DagsterRunStatus,
     DefaultSensorStatus,
-    MetadataValue,
     RunRequest,
     RunsFilter,
     SensorDefinition,
@@ -44,9 +43,8 @@ from liveline.modelstore import PublishedModel
 from liveline.modelstore import watch as model_watch
 from orchestration import faults
 from orchestration.assets.blob import model_blob
-from orchestration.assets.cluster import cluster_deployment
 from orchestration.assets.image import app_source
-from orchestration.assets.live import latest_facts
+from orchestration.facts import DeploymentFacts, PublishedModelFacts
 from orchestration.resources.blob_store import BlobStoreResource
 
 SENSOR_NAME = "release_sensor"
@@ -229,8 +227,8 @@ def retry_due(
 
 def _live_already(context: SensorEvaluationContext, commit: str, model: str) -> str:
     """Why no release is needed ("" if one is): this pair is what the cluster runs."""
-    live = latest_facts(context.instance, cluster_deployment.key) or {}
-    if (live.get("code_revision"), live.get("model_version")) == (commit, model.split("/")[1]):
+    live = DeploymentFacts.latest_or_none(context.instance)
+    if live and (live.code_revision, live.model_version) == (commit, model.split("/")[1]):
         return f"{commit[:12]} with {model} is live already"
     return ""
 
@@ -242,16 +240,7 @@ def model_blob_event(model: PublishedModel) -> AssetMaterialization:
         asset_key=model_blob.key,
         description=f"{model.name} {model.version}, published outside a run ({SENSOR_NAME})",
         metadata={
-            "model_name": model.name,
-            "model_version": model.version,
-            "card_url": MetadataValue.url(model.card_url),
-            "artifact_url": MetadataValue.url(model.artifact_url),
-            "artifact_sha256": model.artifact_sha256,
-            "artifact_size": MetadataValue.int(model.artifact_size),
-            "artifact_etag": model.artifact_etag,
-            "card_etag": model.card_etag,
-            "published_at": MetadataValue.timestamp(model.published_at),
-            "newly_published": True,
+            **PublishedModelFacts.of(model, newly_published=True).to_metadata(),
             "reported_by": SENSOR_NAME,
         },
         tags={DATA_VERSION_TAG: model.version},
@@ -274,5 +263,8 @@ def commit_seen(source: str, branch: str, change: git_watch.Change) -> AssetObse
 
 
 def _recorded(context: SensorEvaluationContext, model: PublishedModel) -> bool:
-    facts = latest_facts(context.instance, model_blob.key) or {}
-    return (facts.get("model_version"), facts.get("card_etag")) == (model.version, model.card_etag)
+    facts = PublishedModelFacts.latest_or_none(context.instance)
+    return facts is not None and (facts.model_version, facts.card_etag) == (
+        model.version,
+        model.card_etag,
+    )

@@ -29,7 +29,7 @@ from dagster import (
 )
 
 from liveline import images, k8s, modelstore, settings
-from liveline_cli import status
+from liveline_cli import rollback, status
 from orchestration.definitions import ASSETS, CHECKS, resources
 
 pytestmark = pytest.mark.integration
@@ -146,10 +146,10 @@ def test_rollback_redeploys_the_previous_digest_and_records_it(env, capsys):
     busy = DagsterRun(job_name="deploy", status=DagsterRunStatus.STARTED,
                       tags={"liveline/deploy": "true"})  # fmt: skip
     env.instance.add_run(busy)
-    assert status.rollback_main(["--dagster-home", env.home]) == 1  # a deploy is running
+    assert rollback.main(["--dagster-home", env.home]) == 1  # a deploy is running
     env.instance.delete_run(busy.run_id)
 
-    assert status.rollback_main(["--dagster-home", env.home]) == 0
+    assert rollback.main(["--dagster-home", env.home]) == 0
     after = k8s.live(env.api, env.namespace, "liveline-serving")
     assert after.image == f"{REPOSITORY}@{env.digests[0]}"
     assert after.replicas_ready == 2
@@ -172,10 +172,10 @@ def test_rollback_redeploys_the_previous_digest_and_records_it(env, capsys):
     assert report["drift"] == []
 
     # Nothing verified is older than the release rolled back to: refuse, change nothing.
-    assert status.rollback_main(["--dagster-home", env.home]) == 1
+    assert rollback.main(["--dagster-home", env.home]) == 1
     assert k8s.live(env.api, env.namespace, "liveline-serving").image == after.image
 
     # Without Dagster: the previous ReplicaSet's pod template, as `kubectl rollout undo`.
-    assert status.rollback_main(["--no-dagster"]) == 0
+    assert rollback.main(["--no-dagster"]) == 0
     undone = k8s.live(env.api, env.namespace, "liveline-serving")
     assert undone.image == before.image

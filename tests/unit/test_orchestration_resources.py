@@ -7,10 +7,10 @@ import pytest
 from azure.identity import DefaultAzureCredential
 
 from liveline import modelstore, settings
+from liveline.registry import Registry
 from orchestration.definitions import defs
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
-from liveline.registry import Registry
 from orchestration.resources.registry import RegistryResource
 
 

@@ -20,6 +20,7 @@ from liveline.modelstore import journal
 from liveline.modelstore import watch as model_watch
 from orchestration.assets.live import LiveState, drift
 from orchestration.definitions import defs
+from orchestration.facts import DeploymentFacts, ImageFacts, PushedImageFacts
 from orchestration.schedules import build_nightly_release, nothing_to_release
 from orchestration.sensors import build_sensors
 from orchestration.sensors.release import ReleaseCursor
@@ -92,25 +93,27 @@ def test_drift_compares_the_live_image_with_the_last_rollout():
 
 
 def test_the_nightly_release_skips_until_a_tested_image_is_not_live():
+    image_id, digest = "sha256:" + "1" * 64, IMAGE[-71:]
+    built = ImageFacts(image_id, "ref", "tag", "c0ffee", "m", "v1", "sha", "etag")
+    pushed = PushedImageFacts(IMAGE, "tag", digest, image_id, "c0ffee", "v1")
+    live = DeploymentFacts(IMAGE, digest, "c0ffee", "v1", "liveline", "liveline-serving")
     with instance_for_test() as instance:
         assert nothing_to_release(instance) == "no serving image has been built yet"
-        built = {"image_id": "sha256:" + "1" * 64}
-        instance.report_runless_asset_event(AssetMaterialization("serving_image", metadata=built))
+        report = instance.report_runless_asset_event
+        report(AssetMaterialization("serving_image", metadata=built.to_metadata()))
         assert "has not passed its smoke test" in nothing_to_release(instance)
-        instance.report_runless_asset_event(
+        report(
             AssetCheckEvaluation(
                 asset_key=AssetCheckKey.from_user_string("serving_image:smoke_test").asset_key,
                 check_name="smoke_test",
                 passed=True,
-                metadata=built,
+                metadata={"image_id": image_id},
             )
         )
         assert nothing_to_release(instance) == ""  # tested, never pushed: release it
-        pushed = {**built, "digest": IMAGE[-71:], "reference": IMAGE}
-        instance.report_runless_asset_event(AssetMaterialization("registry_image", metadata=pushed))
-        instance.report_runless_asset_event(
-            AssetMaterialization("cluster_deployment", metadata={"digest": IMAGE[-71:]})
-        )
+        report(AssetMaterialization("registry_image", metadata=pushed.to_metadata()))
+        assert nothing_to_release(instance) == ""  # pushed, not live: release it
+        report(AssetMaterialization("cluster_deployment", metadata=live.to_metadata()))
         assert nothing_to_release(instance) == f"{IMAGE} is live already"
 
 
