@@ -3,11 +3,13 @@ engine, the registry and the Kubernetes API server each stopped before, during a
 the step that uses it (nothing runs after cluster_deployment, so the API server has no
 "after" case; while it is down, the Service must keep answering).
 
-Every case: the step that needs the stopped service fails naming it and what to do,
-after its retry policy ran it again three times; nothing half-done is visible as valid;
-the live deployment is what it was; once the platform is back, the same release goes
-live. A release is split into two in-process runs at the step boundary, so "before" and
-"after" are exact; "during" stops the service as the step starts. The platform is
+Every case: exactly the step that needs the stopped service fails, naming it and what to
+do, after its retry policy ran it again three times; nothing half-done is visible as
+valid; the live deployment is what it was; once the platform is back, the same release
+goes live. A release is split into two in-process runs at the step boundary, so "before"
+and "after" are exact. "During" is exact too: the step's own resource stops the service
+inside the step, right after the step has opened its client to it (Outage below), so the
+outage always reaches the step it is about, and the case fails if it does not. The platform is
 restarted by the same `up` as `make up`; cases run in the suite's order of components,
 and each leaves the platform up. The module runs after every other (marker
 restarts_cluster, tests/integration/conftest.py): a warm cluster start can leave the
@@ -18,8 +20,6 @@ must not meet it.
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -34,6 +34,9 @@ from devplatform import k8s_node
 from liveline import k8s, modelstore, settings
 from liveline.constants import COMMIT_TAG, MANIFEST_V2
 from orchestration.definitions import ASSETS, CHECKS, resources
+from tests.support.gitrepo import git
+from tests.support.outage import OUTAGE, resources_with_outage
+from tests.support.prober import Prober
 
 pytestmark = [
     pytest.mark.integration,
@@ -76,11 +79,6 @@ CASES = [
 ]
 
 
-def git(repo, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=F", "-c", "user.email=f@example.com", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, local_platform, blob_service, kube_api, model_dir_pristine):
     """A clone to commit to, a models container with one model, and a live release."""
@@ -112,10 +110,11 @@ def commit(w, text: str) -> str:
     return git(w.repo, "rev-parse", "HEAD")
 
 
-def release(w, selection: list[str], head: str, check: bool = True):
+def release(w, selection: list[str], head: str, check: bool = True, outage: bool = False):
     config = {"app_source": {"config": {"repo": str(w.repo), "commit": head}}}
     result = materialize(
-        [*ASSETS, *CHECKS], instance=w.instance, resources=resources(settings.load()),
+        [*ASSETS, *CHECKS], instance=w.instance,
+        resources=resources_with_outage() if outage else resources(settings.load()),
         selection=selection,
         run_config={"ops": config if "app_source" in selection else {}},
         tags={COMMIT_TAG: head}, raise_on_error=False,
@@ -133,62 +132,6 @@ def live(w) -> k8s.Rollout:
     return rollout
 
 
-class Prober(threading.Thread):
-    """A client asking the serving Service for /readyz every 100 ms, on new connections;
-    a refused connect is tried once more (as in test_real_node)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url, self.sent, self.ok, self.failed = url, 0, 0, []
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.wait(0.1):
-            self.sent += 1
-            for attempt in (1, 2):
-                try:
-                    answer = requests.get(f"{self.url}/readyz", timeout=3)
-                except requests.ConnectionError as e:
-                    if attempt == 2:
-                        self.failed.append(repr(e))
-                    continue
-                if answer.ok:
-                    self.ok += 1
-                else:
-                    self.failed.append(f"status {answer.status_code}")
-                break
-
-    def __enter__(self) -> Prober:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.join(timeout=10)
-
-
-def stop_when_started(w, component: str, step: str) -> threading.Thread:
-    """Stop component as soon as a new run's step starts (the run is in this thread's
-    instance; polled every 50 ms)."""
-    known = {r.run_id for r in w.instance.get_runs()}
-
-    def watch() -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            for run in w.instance.get_runs(limit=1):
-                if run.run_id in known:
-                    continue
-                started = w.instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_START)
-                if any(e.dagster_event.step_key == step for e in started):
-                    devplatform.down(w.layout, [component])
-                    return
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world, case):
     w = world
@@ -199,20 +142,21 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
     cut = RELEASE.index(case.step) + (1 if case.phase == "after" else 0)
     if cut:
         release(w, RELEASE[:cut], head)
-    watcher = None
     if case.phase == "during":
-        watcher = stop_when_started(w, case.component, case.step)
+        OUTAGE.arm(w.layout, case.component)
     else:
         devplatform.down(w.layout, [case.component])
     try:
-        with Prober(url) as served:  # the app, all the while
-            result = release(w, RELEASE[cut:], head, check=False)
-            if watcher:
-                watcher.join(timeout=60)
+        with Prober(f"{url}/readyz", interval_s=0.1) as served:  # the app, all the while
+            result = release(w, RELEASE[cut:], head, check=False, outage=True)
     finally:
+        fired = OUTAGE.fired
+        OUTAGE.arm(None, "")
         devplatform.up(w.layout)
-    print(f"{case}: the Service answered {served.ok} of {served.sent} requests during the run")
+    print(f"{case}: the Service, during the run: {served.summary()}")
     assert served.sent > 0 and served.failed == [], served.failed[:5]
+    if case.phase == "during":
+        assert fired, f"{case.step} never used {case.component}: the outage missed it"
 
     if case.fails is None:  # nothing after the step needs the service: the release is live
         assert result.success
@@ -220,10 +164,7 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
         return
     assert not result.success
     (failure,) = result.get_step_failure_events()
-    # "during" races the step: the service may stop only once the step no longer needs
-    # it, and then the next step that does (here: the smoke test) fails instead.
-    if case.phase != "during":
-        assert failure.step_key == case.fails
+    assert failure.step_key == case.fails  # the outage reached exactly this step
     message = str(failure.event_specific_data.error)
     assert case.named in message and "make up" in message, message
     retried = result.filter_events(
@@ -233,14 +174,7 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
     )
     assert len(retried) == 3  # transient: retried with backoff, then reported
     failed = "serving_image" if failure.step_key.startswith("serving_image") else failure.step_key
-    now = live(w).image
-    if case == Case("kubernetes", "cluster_deployment", "during", case.fails, case.named):
-        # The API server may have stopped before or after the Deployment was applied; if
-        # after, the old pods serve until the new ones are Ready (maxUnavailable 0).
-        pushed = w.instance.get_latest_materialization_event(AssetKey("registry_image"))
-        assert now in (before.image, pushed.asset_materialization.metadata["reference"].value)
-    else:
-        assert now == before.image  # the live deployment is what it was
+    assert live(w).image == before.image  # the live deployment is what it was
     if failed == "registry_image":  # no tag names a digest the registry lacks
         tag = (
             w.instance.get_latest_materialization_event(AssetKey("serving_image"))
@@ -278,46 +212,43 @@ def test_an_azurite_outage_while_publishing_leaves_no_half_published_model(
         env.setenv("LIVELINE_MODELS_CONTAINER", tag)
         container = blob_service.get_container_client(tag)
 
-        def run(selection):
+        def run(selection, outage: bool = False):
             return materialize(
-                [*ASSETS, *CHECKS], instance=w.instance, resources=resources(settings.load()),
-                selection=selection, raise_on_error=False,
+                [*ASSETS, *CHECKS], instance=w.instance, raise_on_error=False,
+                resources=resources_with_outage() if outage else resources(settings.load()),
+                selection=selection,
             )  # fmt: skip
 
         assert run(PUBLISH[:2]).success
-        watcher = None
         if phase == "during":
-            watcher = stop_when_started(w, "azurite", "model_blob")
+            OUTAGE.arm(w.layout, "azurite")  # once model_blob has its container client
         else:
             devplatform.down(w.layout, ["azurite"])
         try:
-            result = run(PUBLISH[2:])
-            if watcher:
-                watcher.join(timeout=60)
+            result = run(PUBLISH[2:], outage=True)
         finally:
+            fired = OUTAGE.fired
+            OUTAGE.arm(None, "")
             devplatform.up(w.layout)
-        taken = []
         try:
-            if not result.success:
-                (failure,) = result.get_step_failure_events()
-                message = str(failure.event_specific_data.error)
-                assert BLOB in message and "make up" in message, message
-                retried = result.filter_events(
-                    lambda e: e.event_type == DagsterEventType.STEP_UP_FOR_RETRY
-                )
-                assert len(retried) == 3
-                # What counts as a model after the outage was uploaded whole (the card
-                # and the journal entry may have landed before Azurite stopped).
-                if container.exists():
-                    taken = modelstore.scan(container).valid
-            else:  # the upload finished before Azurite stopped: it must be whole
-                assert phase == "during"
+            assert phase == "before" or fired, "model_blob never opened the container"
+            assert not result.success
+            (failure,) = result.get_step_failure_events()
+            assert failure.step_key == "model_blob"
+            message = str(failure.event_specific_data.error)
+            assert BLOB in message and "make up" in message, message
+            retried = result.filter_events(
+                lambda e: e.event_type == DagsterEventType.STEP_UP_FOR_RETRY
+            )
+            assert len(retried) == 3
+            # Nothing counts as a model: the outage came before the first upload.
+            assert not container.exists() or modelstore.scan(container).valid == []
             # Recovered: the same model publishes, whole.
             assert run(PUBLISH[2:]).success
             published = facts_of(w, "model_blob")
             model, _ = modelstore.newest_valid(container)
             assert model.version == published["model_version"]
-            assert all(m.artifact_sha256 == published["artifact_sha256"] for m in taken)
+            assert model.artifact_sha256 == published["artifact_sha256"]
         finally:
             if container.exists():
                 container.delete_container()

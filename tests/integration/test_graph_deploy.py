@@ -23,6 +23,7 @@ from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
 from orchestration.definitions import ASSETS, CHECKS, defs, resources
 from orchestration.resources.cluster import ClusterResource
+from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
 
@@ -84,11 +85,6 @@ def clone_at(tmp_path: Path, source: str, revision: str) -> Path:
     subprocess.run(["git", "clone", "-q", source, str(repo)], check=True, timeout=60)
     git(repo, "checkout", "-q", "-B", "main", revision)
     return repo
-
-
-def git(repo: Path, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def build(graph, run_config: dict, selection: list[str]):

@@ -16,6 +16,7 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 from liveline import modelstore, settings
 from liveline.constants import MANIFEST_V2
 from orchestration.definitions import ASSETS, CHECKS, resources
+from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
 
@@ -110,8 +111,7 @@ def test_an_image_failing_its_smoke_test_is_never_pushed(
     # Broken where only gunicorn looks: the image builds, the container cannot start.
     with (repo / "serving" / "wsgi.py").open("a") as f:
         f.write('\nraise RuntimeError("broken on purpose")\n')
-    git = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "commit", "-qam", "break the app"], check=True)
+    git(repo, "commit", "-qam", "break the app")
 
     result = run(instance, IMAGE_STAGE, {"app_source": {"config": {"repo": str(repo)}}})
     assert not result.success
@@ -209,8 +209,7 @@ def test_a_commit_that_breaks_the_dockerfile_stops_at_serving_image(
     subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True)
     with (repo / "serving" / "Dockerfile").open("a") as f:
         f.write("\nRUN exit 3\n")
-    git = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "commit", "-qam", "break the build"], check=True)
+    git(repo, "commit", "-qam", "break the build")
 
     result = run(instance, IMAGE_STAGE, {"app_source": {"config": {"repo": str(repo)}}})
     assert not result.success and materialized(result) == {"app_source"}

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import kubernetes
@@ -25,6 +25,7 @@ from devplatform import ensure_wheels, k8s_build, k8s_cluster, k8s_node
 from devplatform import k8s_node_host as node_host
 from devplatform.k8s_node_config import NODE, NodeLayout
 from liveline import images, k8s, settings
+from tests.support.prober import Prober
 
 pytestmark = pytest.mark.integration
 
@@ -144,60 +145,6 @@ def _wait_version(base: str, built_at: str, timeout: float = 30) -> dict:
         time.sleep(0.2)
 
 
-@dataclass
-class Client:
-    """Scores all the time, a new connection each request (as kube-proxy balances them).
-
-    A connection refused before the request was sent is retried once, as an HTTP client
-    with connect retries does: rarely (0 to 3 in 10,000 requests, around endpoint
-    changes) a new connection to the NodePort is refused during a rollout, and the cause
-    is not known yet (docs/research/real-node/INTEGRATION.md). `refused` counts them;
-    `failed` counts requests that got no answer even so, or an error status.
-    """
-
-    url: str
-    body: dict
-    ok: int = 0
-    refused: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def _post(self) -> requests.Response:
-        try:
-            return requests.post(self.url, json=self.body, timeout=5,
-                                 headers={"Connection": "close"})  # fmt: skip
-        except requests.ConnectionError as e:
-            if "Connection refused" not in str(e):
-                raise
-            self.refused.append(time.strftime("%T"))
-            return requests.post(self.url, json=self.body, timeout=5,
-                                 headers={"Connection": "close"})  # fmt: skip
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                r = self._post()
-                if r.status_code == 200:
-                    self.ok += 1
-                else:
-                    self.failed.append(f"{r.status_code} {r.text[:100]}")
-            except requests.RequestException as e:
-                self.failed.append(f"{time.strftime('%T')} {type(e).__name__}: {str(e)[-90:]}")
-
-    def summary(self) -> str:
-        return (f"{self.ok} requests answered, {len(self.failed)} failed {self.failed[:3]}, "
-                f"{len(self.refused)} connects refused and retried")  # fmt: skip
-
-    def __enter__(self) -> Client:
-        self._thread = threading.Thread(target=self.run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
 def test_node_is_ready_and_runs_containerd(real_node, kube_api):
     core = kubernetes.client.CoreV1Api(kube_api)
     node = core.read_node(NODE)
@@ -277,7 +224,7 @@ def test_a_model_that_fails_to_load_never_becomes_ready_and_is_rolled_back(
     try:
         # The test's patience is 25 s, production's progress deadline 60 s.
         with (
-            Client(f"{base}/score", {"input": [[1.0] * 30]}) as client,
+            Prober(f"{base}/score", {"input": [[1.0] * 30]}) as client,
             pytest.raises(k8s.RolloutError, match="missed its progress deadline") as e,
         ):
             _roll_out(real_node, kube_api, bad.release, namespace, deadline=25)
@@ -300,7 +247,7 @@ def test_a_rolling_update_fails_no_request(real_node, kube_api, namespace, pushe
     _roll_out(real_node, kube_api, old.release, namespace)
     base = _base(kube_api, namespace)
     _wait_version(base, old.built_at)
-    with Client(f"{base}/score", {"input": [[1.0] * 30]}) as client:
+    with Prober(f"{base}/score", {"input": [[1.0] * 30]}) as client:
         time.sleep(1)
         rollout = _roll_out(real_node, kube_api, new.release, namespace)
         _wait_version(base, new.built_at)

@@ -31,15 +31,11 @@ from liveline.modelstore import journal
 from orchestration.definitions import ASSETS, CHECKS, defs, resources
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.sensors.release import ReleaseCursor, model_blob_event
+from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
 
 SENSOR = defs().resolve_sensor_def("release_sensor")
-
-
-def git(repo: Path, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def commit(repo: Path, path: str, text: str = "") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from devplatform import ensure_wheels
 from liveline import images, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
+from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
 
@@ -171,10 +171,9 @@ def test_build_refuses_a_model_from_another_sklearn(
 def test_export_takes_the_commit_not_the_working_tree(tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(REPO / "serving", repo / "serving")
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git[:3], "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "c")
     (repo / "serving" / "app.py").write_text("uncommitted edit")
     out = tmp_path / "out"
     images.export_commit(repo, "HEAD", out)

@@ -30,6 +30,7 @@ from liveline import images, k8s, modelstore, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import sbom
 from orchestration.definitions import defs
+from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +39,6 @@ REPOSITORY = "liveline/serving-supply-test"
 DEPLOYMENT = "liveline-serving"
 # An image reference pinned by digest, without a tag: registry/name@sha256:<64 hex>.
 BY_DIGEST_ONLY = re.compile(r"^(?P<name>[^@:]+(?::\d+)?/[^@:]+)@sha256:[0-9a-f]{64}$")
-
-
-def git(repo: Path, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 @pytest.fixture(scope="module")

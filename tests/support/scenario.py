@@ -27,16 +27,10 @@ from devplatform.layout import Layout
 from liveline import k8s, modelstore, settings
 from liveline.constants import RELEASE_JOB
 from liveline_cli import dev
+from tests.support.gitrepo import git
 
 RELEASE_SENSOR = "release_sensor"
 START_TIMEOUT_S = 180
-
-
-def git(repo: Path, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=Liveline scenario",
-           "-c", "user.email=scenario@liveline.invalid", *args]  # fmt: skip
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60)
-    return done.stdout.strip()
 
 
 def free_port() -> int:
@@ -109,7 +103,7 @@ TICKS_QUERY = """query($selector: SensorSelector!, $limit: Int) {
   sensorOrError(sensorSelector: $selector) {
     __typename
     ... on Sensor { sensorState { ticks(limit: $limit) {
-      status timestamp runIds cursor skipReason error { message } } } }
+      status timestamp runIds runKeys cursor skipReason error { message } } } }
     ... on PythonError { message }
   }
 }"""

@@ -10,13 +10,9 @@ import pytest
 
 from liveline.git import GitError
 from liveline.git import watch as git_watch
+from tests.support.gitrepo import git
 
 PATHS = git_watch.parse_paths("serving/,k8s/")
-
-
-def git(repo: Path, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def commit(repo: Path, path: str, text: str, message: str = "change") -> str:

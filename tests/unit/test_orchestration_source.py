@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,7 @@ from dagster import AssetKey, instance_for_test, materialize
 from liveline import git as gitrepo
 from liveline.constants import COMMIT_TAG
 from orchestration.assets.image import app_source
-
-
-def git(repo: Path, *args: str) -> str:
-    cmd = ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+from tests.support.gitrepo import git
 
 
 @pytest.fixture
@@ -52,7 +47,7 @@ def test_git_resolves_branch_heads_and_commits(repo):
     assert gitrepo.checked_out_branch(repo) == "trunk"
     head = gitrepo.resolve(repo, "trunk")
     assert head.sha == git(repo, "rev-parse", "HEAD") and head.message == "second"
-    assert head.author == "T <t@example.com>"
+    assert head.author == "Liveline tests <tests@liveline.invalid>"
     old = gitrepo.resolve(repo, first[:10])
     assert old.sha == first and old.message == "first\n\nwith a body"
     git(repo, "checkout", "-q", "--detach", first)
