@@ -13,6 +13,9 @@ from model_training.artifact import write_model
 from model_training.data import load_dataset
 from serving import create_app
 
+# Fixtures kept beside the helpers they go with (the release sensor's `world`).
+pytest_plugins = ["tests.support.release_world"]
+
 
 @pytest.fixture(scope="session")
 def dataset():

@@ -15,6 +15,7 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore, settings
 from liveline.constants import MANIFEST_V2
+from modelcard.card import sha256
 from orchestration.definitions import ASSETS, CHECKS, resources
 from tests.support.gitrepo import git
 
@@ -87,7 +88,7 @@ def test_a_tampered_model_is_refused_before_the_build(
     data[len(data) // 2] ^= 0x01
     metadata = artifact.get_blob_properties().metadata
     if tampering == "lying metadata":
-        metadata["sha256"] = modelstore.base.sha256(bytes(data))
+        metadata["sha256"] = sha256(bytes(data))
     artifact.upload_blob(bytes(data), overwrite=True, metadata=metadata)
 
     result = run(instance, IMAGE_STAGE)
@@ -153,7 +154,7 @@ def retries(result, step: str) -> int:
 def upload_version(container, prefix: str, card: bytes, artifact: bytes) -> None:
     """Blobs as a foreign or careless publisher writes them: metadata consistent with the
     bytes (so only the content itself can give them away)."""
-    sha = modelstore.base.sha256
+    sha = sha256
     container.upload_blob(f"{prefix}/model.skops", artifact, metadata={"sha256": sha(artifact)})
     now = datetime.now(UTC).isoformat(timespec="microseconds")
     container.upload_blob(

@@ -18,6 +18,7 @@ from liveline import modelstore
 from liveline_cli import publish
 from model_training import TrainingConfig, train
 from model_training.artifact import write_model
+from modelcard.card import sha256
 
 pytestmark = pytest.mark.integration
 
@@ -166,9 +167,7 @@ def test_metadata_that_lies_about_the_hash_is_passed_over(
     modelstore.publish(container, model_dir_pristine)
     forged = b"forged model"
     artifact = _blob(container, model_dir_pristine, "model.skops")
-    artifact.upload_blob(
-        forged, overwrite=True, metadata={"sha256": modelstore.base.sha256(forged)}
-    )
+    artifact.upload_blob(forged, overwrite=True, metadata={"sha256": sha256(forged)})
     newest, passed_over = modelstore.newest_valid(container)
     assert newest.version == _card(other_model_dir)["model_version"]
     (reason,) = passed_over.values()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from dagster import (
@@ -20,85 +18,14 @@ from dagster import (
     AssetObservation,
     DagsterRun,
     DagsterRunStatus,
-    build_sensor_context,
-    instance_for_test,
-    materialize,
 )
 
 import devplatform
-from liveline import modelstore, settings
-from liveline.modelstore import journal
-from orchestration.definitions import ASSETS, CHECKS, defs, resources
-from orchestration.resources.blob_store import BlobStoreResource
-from orchestration.sensors.release import ReleaseCursor, model_blob_event
+from orchestration.sensors.release import ReleaseCursor
 from tests.support.gitrepo import git
+from tests.support.release_world import commit, publish, retrain, tick
 
 pytestmark = pytest.mark.integration
-
-SENSOR = defs().resolve_sensor_def("release_sensor")
-
-
-def commit(repo: Path, path: str, text: str = "") -> str:
-    (repo / path).parent.mkdir(parents=True, exist_ok=True)
-    (repo / path).write_text(text or uuid.uuid4().hex)
-    git(repo, "add", path)
-    git(repo, "commit", "-qm", f"change {path}")
-    return git(repo, "rev-parse", "HEAD")
-
-
-@pytest.fixture
-def world(tmp_path, monkeypatch, blob_service):
-    """A repository on branch main, an empty models container, a fresh instance."""
-    repo = tmp_path / "app"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    commit(repo, "serving/app.py", "v1")
-    name = f"test-sensor-{uuid.uuid4().hex[:12]}"
-    env = {"WATCH_REPO": str(repo), "WATCH_BRANCH": "main", "MODELS_CONTAINER": name,
-           "RELEASE_SETTLE_S": "0"}  # fmt: skip
-    for key, value in {**env, "STATE_DIR": str(tmp_path / "state")}.items():
-        monkeypatch.setenv(f"LIVELINE_{key}", value)
-    for key in ("WATCH_PATHS", "MODEL_SWEEP_S", "APP_BRANCH", "MODEL_MIN_METRICS"):
-        monkeypatch.delenv(f"LIVELINE_{key}", raising=False)
-    container = blob_service.get_container_client(name)
-    with instance_for_test() as instance:
-        w = SimpleNamespace(repo=repo, container=container, instance=instance, cursor=None)
-        yield w
-    if container.exists():
-        container.delete_container()
-
-
-def tick(w, cursor: str | None = ...):
-    """One evaluation from w's cursor (or the one given); w keeps the returned cursor."""
-    context = build_sensor_context(
-        instance=w.instance,
-        cursor=w.cursor if cursor is ... else cursor,
-        resources={"blob_store": BlobStoreResource.from_settings(settings.load())},
-    )
-    result = SENSOR.evaluate_tick(context)
-    w.cursor = result.cursor
-    return result
-
-
-def publish(w, model_dir: Path, entry: bool = True) -> modelstore.PublishedModel:
-    """Publish as `liveline publish` does (it writes the journal entry); entry=False then
-    deletes the entry, as a publisher predating the journal or a manual upload leaves it."""
-    model = modelstore.publish(w.container, model_dir).model
-    if not entry:
-        for blob in w.container.list_blobs(name_starts_with=journal.JOURNAL):
-            if blob.name.endswith(f"/{model.name}/{model.version}"):
-                w.container.delete_blob(blob.name)
-    return model
-
-
-def retrain(tmp_path: Path, trained, C: float) -> Path:
-    from model_training import TrainingConfig, train
-    from model_training.artifact import write_model
-    from model_training.data import load_dataset
-
-    out = tmp_path / f"model-C{C}"
-    write_model(train(TrainingConfig(C=C), load_dataset()), out)
-    return out
 
 
 def test_first_tick_is_a_baseline_then_a_new_commit_asks_for_one_release(world, model_dir_pristine):
@@ -200,51 +127,6 @@ def test_a_commit_and_a_model_in_consecutive_ticks_make_one_release_after_the_se
     assert tick(world).run_requests == []
 
 
-def test_a_partial_upload_is_ignored_until_its_card_lands(world, model_dir_pristine, monkeypatch):
-    monkeypatch.setenv("LIVELINE_MODEL_SWEEP_S", "0")  # sweep the container every tick
-    tick(world)
-    card, _, artifact = modelstore.read_model_dir(model_dir_pristine)
-    prefix = f"{card.model_name}/{card.model_version}"
-    modelstore.ensure_container(world.container)
-    world.container.upload_blob(
-        f"{prefix}/model.skops", artifact, metadata={"sha256": card.artifact_sha256}
-    )
-    result = tick(world)
-    assert result.run_requests == [] and result.asset_events == []
-    model = publish(world, model_dir_pristine, entry=False)  # completes it: the card
-    result = tick(world)
-    assert [e.tags["dagster/data_version"] for e in result.asset_events] == [model.version]
-    assert "waits" not in (result.skip_message or "")
-    assert len(result.run_requests) == 1
-
-
-def test_a_tampered_model_is_passed_over(world, model_dir_pristine, tmp_path, trained):
-    publish(world, model_dir_pristine)
-    tick(world)
-    newer = publish(world, retrain(tmp_path, trained, C=0.5))
-    blob = world.container.get_blob_client(f"{newer.name}/{newer.version}/model.skops")
-    data = bytearray(blob.download_blob().readall())
-    data[len(data) // 2] ^= 0x01
-    blob.upload_blob(bytes(data), overwrite=True, metadata=blob.get_blob_properties().metadata)
-    result = tick(world)
-    assert result.run_requests == [] and result.asset_events == []
-    rejected = ReleaseCursor.load(world.cursor).models.rejected
-    assert list(rejected) == [f"{newer.name}/{newer.version}"]
-
-
-def test_a_model_published_without_a_journal_entry_is_found_by_the_sweep(
-    world, model_dir_pristine, monkeypatch
-):
-    tick(world)
-    model = publish(world, model_dir_pristine, entry=False)
-    assert tick(world).asset_events == []  # no journal entry, no sweep due yet
-    monkeypatch.setenv("LIVELINE_MODEL_SWEEP_S", "0")  # a sweep is due at once
-    result = tick(world)
-    assert [e.tags["dagster/data_version"] for e in result.asset_events] == [model.version]
-    (request,) = result.run_requests
-    assert request.tags["liveline/trigger"] == "model"
-
-
 def test_a_commit_before_any_model_waits_for_one(world, model_dir_pristine):
     tick(world)
     head = commit(world.repo, "serving/app.py", "v2")
@@ -256,31 +138,6 @@ def test_a_commit_before_any_model_waits_for_one(world, model_dir_pristine):
     (request,) = tick(world).run_requests
     assert request.tags["liveline/commit"] == head
     assert request.tags["liveline/trigger"] == "commit+model"
-
-
-def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(world):
-    tick(world)
-    result = materialize(
-        [*ASSETS, *CHECKS],
-        instance=world.instance,
-        resources=resources(settings.load()),
-        selection=["training_data", "trained_model", "model_blob"],
-    )
-    recorded = result.asset_materializations_for_node("model_blob")[0]
-    facts = {k: v.value for k, v in recorded.metadata.items()}
-    model = modelstore.get(world.container, facts["model_name"], facts["model_version"])
-    journal.record(world.container, model)
-    head = git(world.repo, "rev-parse", "HEAD")
-    world.instance.report_runless_asset_event(
-        AssetMaterialization(
-            "cluster_deployment", metadata={"code_revision": head, "model_version": model.version}
-        )
-    )
-    result = tick(world)
-    assert result.asset_events == []  # the run recorded it already
-    assert result.run_requests == [] and "is live already" in result.skip_message
-    # What the sensor reports for model_blob carries everything the asset records.
-    assert set(recorded.metadata) <= set(model_blob_event(model).metadata)
 
 
 def test_a_remote_repository_is_watched_through_its_cache(world, model_dir_pristine, tmp_path):

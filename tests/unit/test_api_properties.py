@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from serving import create_app
 from serving.app import DEFAULTS
+from tests.support.mutations import mutate
 
 BATCH_ROWS = 20
 BODY_LIMIT = 64 * 1024
@@ -198,7 +199,7 @@ def test_a_body_is_scored_if_and_only_if_it_matches_the_document(
 ):
     payload = _as_payload(rows, form, names)
     for _ in range(data.draw(st.integers(0, 3), label="mutations")):
-        payload = _mutate(data, payload, names)
+        payload = mutate(data, payload, names, REPLACEMENT)
     response = _post(client, json.dumps(payload))
     valid = documented.is_valid(payload)
     event("valid" if valid else "invalid")  # pytest --hypothesis-show-statistics
@@ -280,59 +281,3 @@ def test_a_body_over_the_limit_is_413_even_when_streamed(client, size, streamed)
         assert f"larger than the limit of {BODY_LIMIT} bytes" in response.get_json()["error"]
     else:
         assert response.status_code == 200, response.get_json()
-
-
-# Tree edits for near-valid payloads: replace, delete or insert at any node.
-
-
-def _mutate(data, payload: object, names: list[str]) -> object:
-    paths = list(_paths(payload))
-    path = data.draw(st.sampled_from(paths), label="path")
-    target = _get(payload, path)
-    edits = ["replace"] + (["delete"] if path else [])
-    if isinstance(target, dict | list):
-        edits.append("insert")
-    edit = data.draw(st.sampled_from(edits), label="edit")
-    if edit == "replace":
-        new = data.draw(REPLACEMENT, label="new value")
-        return _update(payload, path, lambda _: new)
-    if edit == "delete":
-        return _update(payload, path[:-1], lambda parent: _without(parent, path[-1]))
-    if isinstance(target, dict):
-        key = data.draw(st.sampled_from([*names, "input", "instances"]) | st.text(max_size=8))
-        value = data.draw(REPLACEMENT, label="new value")
-        return _update(payload, path, lambda d: {**d, key: value})
-    index = data.draw(st.integers(0, len(target)))
-    item = data.draw(REPLACEMENT | st.just(target[0] if target else 1.0), label="new item")
-    return _update(payload, path, lambda items: [*items[:index], item, *items[index:]])
-
-
-def _paths(value: object, path: tuple = ()):
-    yield path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*path, index))
-
-
-def _get(value: object, path: tuple) -> object:
-    for step in path:
-        value = value[step]
-    return value
-
-
-def _update(value: object, path: tuple, change) -> object:
-    if not path:
-        return change(value)
-    head, *rest = path
-    copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[head] = _update(value[head], tuple(rest), change)
-    return copy
-
-
-def _without(container: dict | list, step: object) -> dict | list:
-    if isinstance(container, dict):
-        return {key: item for key, item in container.items() if key != step}
-    return [item for index, item in enumerate(container) if index != step]

@@ -1,0 +1,1 @@
+"""The operator commands: `liveline publish | status | rollback | demo | dev | train | platform`."""

@@ -1,0 +1,94 @@
+"""The release sensor and published models, against the real Azurite: which versions
+count (whole, verified, journaled or found by the sweep) and which are reported.
+
+Each test has its own repository, models container and Dagster instance; ticks are
+evaluated as the daemon evaluates them (build_sensor_context + evaluate_tick), each
+starting from the cursor the previous tick returned.
+"""
+
+from __future__ import annotations
+
+import pytest
+from dagster import (
+    AssetMaterialization,
+    materialize,
+)
+
+from liveline import modelstore, settings
+from liveline.modelstore import journal
+from orchestration.definitions import ASSETS, CHECKS, resources
+from orchestration.sensors.release import ReleaseCursor, model_blob_event
+from tests.support.gitrepo import git
+from tests.support.release_world import publish, retrain, tick
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_partial_upload_is_ignored_until_its_card_lands(world, model_dir_pristine, monkeypatch):
+    monkeypatch.setenv("LIVELINE_MODEL_SWEEP_S", "0")  # sweep the container every tick
+    tick(world)
+    card, _, artifact = modelstore.read_model_dir(model_dir_pristine)
+    prefix = f"{card.model_name}/{card.model_version}"
+    modelstore.ensure_container(world.container)
+    world.container.upload_blob(
+        f"{prefix}/model.skops", artifact, metadata={"sha256": card.artifact_sha256}
+    )
+    result = tick(world)
+    assert result.run_requests == [] and result.asset_events == []
+    model = publish(world, model_dir_pristine, entry=False)  # completes it: the card
+    result = tick(world)
+    assert [e.tags["dagster/data_version"] for e in result.asset_events] == [model.version]
+    assert "waits" not in (result.skip_message or "")
+    assert len(result.run_requests) == 1
+
+
+def test_a_tampered_model_is_passed_over(world, model_dir_pristine, tmp_path, trained):
+    publish(world, model_dir_pristine)
+    tick(world)
+    newer = publish(world, retrain(tmp_path, trained, C=0.5))
+    blob = world.container.get_blob_client(f"{newer.name}/{newer.version}/model.skops")
+    data = bytearray(blob.download_blob().readall())
+    data[len(data) // 2] ^= 0x01
+    blob.upload_blob(bytes(data), overwrite=True, metadata=blob.get_blob_properties().metadata)
+    result = tick(world)
+    assert result.run_requests == [] and result.asset_events == []
+    rejected = ReleaseCursor.load(world.cursor).models.rejected
+    assert list(rejected) == [f"{newer.name}/{newer.version}"]
+
+
+def test_a_model_published_without_a_journal_entry_is_found_by_the_sweep(
+    world, model_dir_pristine, monkeypatch
+):
+    tick(world)
+    model = publish(world, model_dir_pristine, entry=False)
+    assert tick(world).asset_events == []  # no journal entry, no sweep due yet
+    monkeypatch.setenv("LIVELINE_MODEL_SWEEP_S", "0")  # a sweep is due at once
+    result = tick(world)
+    assert [e.tags["dagster/data_version"] for e in result.asset_events] == [model.version]
+    (request,) = result.run_requests
+    assert request.tags["liveline/trigger"] == "model"
+
+
+def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(world):
+    tick(world)
+    result = materialize(
+        [*ASSETS, *CHECKS],
+        instance=world.instance,
+        resources=resources(settings.load()),
+        selection=["training_data", "trained_model", "model_blob"],
+    )
+    recorded = result.asset_materializations_for_node("model_blob")[0]
+    facts = {k: v.value for k, v in recorded.metadata.items()}
+    model = modelstore.get(world.container, facts["model_name"], facts["model_version"])
+    journal.record(world.container, model)
+    head = git(world.repo, "rev-parse", "HEAD")
+    world.instance.report_runless_asset_event(
+        AssetMaterialization(
+            "cluster_deployment", metadata={"code_revision": head, "model_version": model.version}
+        )
+    )
+    result = tick(world)
+    assert result.asset_events == []  # the run recorded it already
+    assert result.run_requests == [] and "is live already" in result.skip_message
+    # What the sensor reports for model_blob carries everything the asset records.
+    assert set(recorded.metadata) <= set(model_blob_event(model).metadata)
