@@ -43,6 +43,18 @@ def facts(record: Any) -> dict[str, Any]:
     return {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
+def recorded(
+    instance: DagsterInstance | None, key: AssetKey, field: str, value: str
+) -> dict[str, Any] | None:
+    """The facts of key's newest materialization whose `field` is value, if any."""
+    if instance is None or not value:
+        return None
+    for record in materializations(instance, key):
+        if (found := facts(record)).get(field) == value:
+            return found
+    return None
+
+
 def api_client(s: settings.Settings) -> Any:
     """A client for the configured cluster (use it as a context manager)."""
     return k8s.api_client(s.kubeconfig_path, s.kube_context)

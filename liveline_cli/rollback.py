@@ -23,17 +23,8 @@ from dagster import (
 from liveline import k8s, settings
 from liveline.constants import DATA_VERSION_TAG, DEPLOY_TAG
 from liveline.registry import Registry, RegistryError
-from liveline_cli.common import (
-    DEPLOYMENT,
-    StatusError,
-    add_common_arguments,
-    api_client,
-    facts,
-    log,
-    materializations,
-    open_instance,
-    setup_logging,
-)
+from liveline_cli import common
+from liveline_cli.common import DEPLOYMENT, StatusError, facts, log
 from orchestration.facts import DeploymentFacts
 
 BUSY = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -43,7 +34,7 @@ def previous_release(instance: DagsterInstance, live: k8s.Rollout, to: str = "")
     """The newest recorded rollout that is not live and was not itself rolled back from."""
     digest = live.image.rpartition("@")[2]
     refused = {digest}
-    for record in materializations(instance, DEPLOYMENT):
+    for record in common.materializations(instance, DEPLOYMENT):
         f = facts(record)
         if f.get("rollback"):
             refused.add(f.get("rolled_back_from_digest"))
@@ -116,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="liveline rollback", description="Roll the previous verified release out again."
     )
-    add_common_arguments(parser, s)
+    common.add_common_arguments(parser, s)
     parser.add_argument("--to", default="", help="digest of a recorded release (sha256:...)")
     parser.add_argument("--force", action="store_true", help="even while a deploy run runs")
     parser.add_argument("--timeout", type=float, default=300.0, help="rollout wait, seconds")
     args = parser.parse_args(argv)
-    setup_logging()
+    common.setup_logging()
     try:
-        with open_instance(args.dagster_home) as instance, api_client(s) as api:
+        with common.open_instance(args.dagster_home) as instance, common.api_client(s) as api:
             return _rollback(api, s, instance, args)
     except (StatusError, k8s.RolloutError) as e:
         log.error("rollback failed: %s", e)
@@ -140,7 +131,7 @@ def _rollback(api, s: settings.Settings, instance: DagsterInstance | None, args)
         busy = instance.get_runs(RunsFilter(tags={DEPLOY_TAG: "true"}, statuses=BUSY), limit=1)
         if busy:
             raise StatusError(f"run {busy[0].run_id} is deploying now: wait, or pass --force")
-    if record is None and (args.to or (instance and materializations(instance, DEPLOYMENT))):
+    if record is None and (args.to or (instance and common.materializations(instance, DEPLOYMENT))):
         wanted = f"with digest {args.to}" if args.to else f"before {before.image}"
         raise StatusError(f"no recorded, verified release {wanted} to roll back to")
     if record is not None:

@@ -31,6 +31,7 @@ from liveline_cli.common import (
     log,
     materializations,
     open_instance,
+    recorded,
     setup_logging,
 )
 from modelcard import CARD_FILE
@@ -90,13 +91,11 @@ def service_url(api: kubernetes.client.ApiClient, s: settings.Settings) -> str |
 
 def commit_facts(sha: str, s: settings.Settings, instance: DagsterInstance | None) -> dict:
     found = {"sha": sha, "source": "unknown"}
+    if f := recorded(instance, SOURCE, "sha", sha):
+        keep = ("message", "author", "date", "branch", "repository")
+        return {**found, **{k: f[k] for k in keep if k in f}, "source": "dagster"}
     if not sha:
         return found
-    if instance is not None:
-        for record in materializations(instance, SOURCE):
-            if (f := facts(record)).get("sha") == sha:
-                keep = ("message", "author", "date", "branch", "repository")
-                return {**found, **{k: f[k] for k in keep if k in f}, "source": "dagster"}
     try:
         commit = git.resolve(s.app_repo, sha)
     except git.GitError as e:
@@ -113,18 +112,11 @@ def commit_facts(sha: str, s: settings.Settings, instance: DagsterInstance | Non
 
 def model_facts(version: str, s: settings.Settings, instance: DagsterInstance | None) -> dict:
     found = {"version": version, "source": "unknown"}
+    if f := recorded(instance, TRAINED, "model_version", version):
+        metrics = {k: v for k, v in f.items() if isinstance(v, float)}
+        return {**found, "name": f.get("model_name"), "metrics": metrics, "source": "dagster"}
     if not version:
         return found
-    if instance is not None:
-        for record in materializations(instance, TRAINED):
-            if (f := facts(record)).get("model_version") == version:
-                metrics = {k: v for k, v in f.items() if isinstance(v, float)}
-                return {
-                    **found,
-                    "name": f.get("model_name"),
-                    "metrics": metrics,
-                    "source": "dagster",
-                }
     from liveline import modelstore  # imports scikit-learn: only when needed
 
     try:

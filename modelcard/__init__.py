@@ -15,6 +15,7 @@ from modelcard.card import (
     artifact_entry,
     card_json,
     check_sklearn_version,
+    sha256,
     verify_artifact,
     write_model_dir,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "artifact_entry",
     "card_json",
     "check_sklearn_version",
+    "sha256",
     "verify_artifact",
     "write_model_dir",
 ]

@@ -17,9 +17,9 @@ from modelcard import (
     CardError,
     ModelCard,
     check_sklearn_version,
+    sha256,
     verify_artifact,
 )
-from modelcard.card import sha256
 
 OLDEST = datetime.min.replace(tzinfo=UTC)
 

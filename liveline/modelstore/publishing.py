@@ -12,6 +12,7 @@ from pathlib import Path
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 
+import modelcard
 from liveline.modelstore import journal
 from liveline.modelstore.base import (
     UNCHANGED,
@@ -20,15 +21,6 @@ from liveline.modelstore.base import (
     shortfalls,
 )
 from liveline.modelstore.catalog import PublishedModel, read_version
-from modelcard import (
-    ARTIFACT_FILE,
-    CARD_FILE,
-    CardError,
-    ModelCard,
-    check_sklearn_version,
-    verify_artifact,
-)
-from modelcard.card import sha256
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +57,10 @@ def publish(
         log.info("%s is already published at %s", label, existing.card_url)
         return Publication(existing, uploaded=False)
     _put_artifact(
-        container.get_blob_client(f"{prefix}/{ARTIFACT_FILE}"), artifact, card, stale_after
+        container.get_blob_client(f"{prefix}/{modelcard.ARTIFACT_FILE}"),
+        artifact,
+        card,
+        stale_after,
     )
     metadata = {
         **_metadata(card, card_bytes),
@@ -74,7 +69,7 @@ def publish(
         "published_at": datetime.now(UTC).isoformat(timespec="microseconds"),
     }
     try:
-        container.get_blob_client(f"{prefix}/{CARD_FILE}").upload_blob(
+        container.get_blob_client(f"{prefix}/{modelcard.CARD_FILE}").upload_blob(
             card_bytes,
             overwrite=False,
             metadata=metadata,
@@ -90,23 +85,25 @@ def publish(
     return Publication(published, uploaded=True)
 
 
-def read_model_dir(model_dir: Path) -> tuple[ModelCard, bytes, bytes]:
+def read_model_dir(model_dir: Path) -> tuple[modelcard.ModelCard, bytes, bytes]:
     """The card, its bytes and the artifact; a folder whose files disagree is refused."""
     try:
-        card_bytes = (model_dir / CARD_FILE).read_bytes()
-        card = ModelCard.from_json(card_bytes, source=str(model_dir / CARD_FILE))
+        card_bytes = (model_dir / modelcard.CARD_FILE).read_bytes()
+        card = modelcard.ModelCard.from_json(
+            card_bytes, source=str(model_dir / modelcard.CARD_FILE)
+        )
         artifact = (model_dir / card.artifact_file).read_bytes()
-        verify_artifact(card, artifact)
-        check_sklearn_version(card)  # a model the serving image could not load
+        modelcard.verify_artifact(card, artifact)
+        modelcard.check_sklearn_version(card)  # a model the serving image could not load
     except OSError as e:
         raise ModelStoreError(f"cannot read the model in {model_dir}: {e}") from e
-    except CardError as e:
+    except modelcard.CardError as e:
         raise ModelStoreError(f"refusing to publish {model_dir}: {e}") from e
     for what, value in (("model_name", card.model_name), ("model_version", card.model_version)):
         if not SAFE_NAME.match(value):
             raise ModelStoreError(f"{model_dir}: {what} {value!r} cannot name a blob folder")
-    if card.artifact_file != ARTIFACT_FILE:
-        raise ModelStoreError(f"{model_dir}: the artifact must be named {ARTIFACT_FILE}")
+    if card.artifact_file != modelcard.ARTIFACT_FILE:
+        raise ModelStoreError(f"{model_dir}: the artifact must be named {modelcard.ARTIFACT_FILE}")
     return card, card_bytes, artifact
 
 
@@ -117,16 +114,16 @@ def _read_back(container: ContainerClient, prefix: str) -> PublishedModel:
     return model
 
 
-def _metadata(card: ModelCard, content: bytes) -> dict[str, str]:
+def _metadata(card: modelcard.ModelCard, content: bytes) -> dict[str, str]:
     return {
-        "sha256": sha256(content),
+        "sha256": modelcard.sha256(content),
         "model_name": card.model_name,
         "model_version": card.model_version,
     }
 
 
 def _put_artifact(
-    blob: BlobClient, artifact: bytes, card: ModelCard, stale_after: timedelta
+    blob: BlobClient, artifact: bytes, card: modelcard.ModelCard, stale_after: timedelta
 ) -> None:
     kwargs = {
         "metadata": _metadata(card, artifact),
@@ -140,7 +137,7 @@ def _put_artifact(
     # An artifact without a card: a publish of this version in progress, or interrupted.
     props = blob.get_blob_properties()
     existing = blob.download_blob(etag=props.etag, **UNCHANGED).readall()
-    if sha256(existing) == card.artifact_sha256 == props.metadata.get("sha256"):
+    if modelcard.sha256(existing) == card.artifact_sha256 == props.metadata.get("sha256"):
         return  # our very bytes: complete that upload with the card
     age = datetime.now(UTC) - props.last_modified
     if age < stale_after:

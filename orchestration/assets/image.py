@@ -4,17 +4,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
 import docker.errors
-from dagster import (
-    AssetCheckKey,
-    AssetExecutionContext,
-    Config,
-    DataVersion,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
 from pydantic import Field
 
 from liveline import git, images, modelstore, settings
@@ -33,7 +24,7 @@ GROUP = "image"
 # it serving_image takes the newest valid published model.
 
 
-class AppSourceConfig(Config):
+class AppSourceConfig(dg.Config):
     """Which commit app_source records; every field may stay empty."""
 
     commit: str = Field(
@@ -47,33 +38,33 @@ class AppSourceConfig(Config):
     )
 
 
-@asset(group_name=GROUP, code_version="1", kinds={"git"})
-def app_source(context: AssetExecutionContext, config: AppSourceConfig) -> MaterializeResult:
+@dg.asset(group_name=GROUP, code_version="1", kinds={"git"})
+def app_source(context: dg.AssetExecutionContext, config: AppSourceConfig) -> dg.MaterializeResult:
     """The serving code at one exact git commit (the branch head unless one is asked for)."""
     s = settings.load()
     repo = Path(config.repo).resolve() if config.repo else s.app_repo
     branch = config.branch or s.app_branch or git.checked_out_branch(repo)
     revision = config.commit or context.run.tags.get(COMMIT_TAG) or branch
     commit = git.resolve(repo, revision)
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata=SourceFacts(
             commit.sha, str(repo), branch, revision, commit.author, commit.date, commit.message
         ).to_metadata(),
-        data_version=DataVersion(commit.sha),
+        data_version=dg.DataVersion(commit.sha),
     )
 
 
-@asset(
+@dg.asset(
     deps=[app_source, model_blob], group_name=GROUP, code_version="1", kinds={"docker"},
     retry_policy=RETRY,
 )  # fmt: skip
 @classified
 def serving_image(
-    context: AssetExecutionContext,
+    context: dg.AssetExecutionContext,
     image_builder: ImageBuilderResource,
     blob_store: BlobStoreResource,
     registry: RegistryResource,
-) -> MaterializeResult:
+) -> dg.MaterializeResult:
     """The serving image: app_source's commit plus the newest valid published model."""
     source = SourceFacts.latest(context.instance)
     with tempfile.TemporaryDirectory(prefix="liveline-model-") as tmp:
@@ -99,13 +90,13 @@ def serving_image(
     # What is installed, read back from the image, must be what trained the model.
     installed = bom.version_of("scikit-learn")
     if installed != model.card["sklearn_version"]:
-        raise Failure(
+        raise dg.Failure(
             f"image {built.image_id} has scikit-learn {installed}, the model was trained "
             f"with {model.card['sklearn_version']} (SBOM {bom_path})"
         )
     base = built.base
     assert base is not None  # build_serving_image always passes BASE_IMAGE
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             **ImageFacts(
                 built.image_id,
@@ -117,22 +108,22 @@ def serving_image(
                 model.artifact_sha256,
                 model.card_etag,
             ).to_metadata(),
-            "size": MetadataValue.int(built.size),
-            "build_seconds": MetadataValue.float(round(built.seconds, 2)),
+            "size": dg.MetadataValue.int(built.size),
+            "build_seconds": dg.MetadataValue.float(round(built.seconds, 2)),
             "layers_reused": f"{built.cached_steps}/{built.steps} steps from cache",
-            "models_passed_over": MetadataValue.json(passed_over),
+            "models_passed_over": dg.MetadataValue.json(passed_over),
             "base_image": base.reference,
             "base_image_digest": base.digest,
             "base_image_configured": base.configured,
             "base_image_pinned_by": base.pinned_by,
-            "sbom_components": MetadataValue.int(len(bom.packages)),
+            "sbom_components": dg.MetadataValue.int(len(bom.packages)),
             "sbom_sha256": bom.sha256,
-            "sbom_path": MetadataValue.path(str(bom_path)),
-            "sbom_seconds": MetadataValue.float(round(sbom_seconds, 2)),
-            "sbom": MetadataValue.md(bom.summary()),
+            "sbom_path": dg.MetadataValue.path(str(bom_path)),
+            "sbom_seconds": dg.MetadataValue.float(round(sbom_seconds, 2)),
+            "sbom": dg.MetadataValue.md(bom.summary()),
             "sklearn_version": installed,
         },
-        data_version=DataVersion(built.image_id),
+        data_version=dg.DataVersion(built.image_id),
     )
 
 
@@ -145,29 +136,31 @@ def chosen_model(container, wanted: str | None) -> tuple[modelstore.PublishedMod
     try:
         return modelstore.get(container, name, version), {}
     except modelstore.ModelStoreError as e:
-        raise Failure(f"the run was requested for model {wanted}, which is not usable: {e}") from e
+        raise dg.Failure(
+            f"the run was requested for model {wanted}, which is not usable: {e}"
+        ) from e
 
 
-@asset(deps=[serving_image], group_name=GROUP, code_version="1", kinds={"docker"},
+@dg.asset(deps=[serving_image], group_name=GROUP, code_version="1", kinds={"docker"},
        retry_policy=RETRY)  # fmt: skip
 @classified
 def registry_image(
-    context: AssetExecutionContext,
+    context: dg.AssetExecutionContext,
     image_builder: ImageBuilderResource,
     registry: RegistryResource,
-) -> MaterializeResult:
+) -> dg.MaterializeResult:
     """The smoke-tested serving image in the container registry, addressed by digest."""
     built = ImageFacts.latest(context.instance)
     # The blocking smoke test stops a bad image within a run; this also stops one when
     # registry_image is materialized on its own.
-    check = AssetCheckKey(serving_image.key, SMOKE_CHECK)
+    check = dg.AssetCheckKey(serving_image.key, SMOKE_CHECK)
     require_passed(context.instance, check, image_id=built.image_id)
     target, tag = registry.target(), built.tag
     with image_builder.client() as client:
         try:
             client.images.get(built.image_id).tag(target.image, tag)
         except docker.errors.ImageNotFound as e:
-            raise Failure(f"image {built.image_id} is gone: rematerialize serving_image") from e
+            raise dg.Failure(f"image {built.image_id} is gone: rematerialize serving_image") from e
         registry.login(client)
         digest = images.push(client, target.image, tag)
     served = registry.manifest_digest(tag)
@@ -175,7 +168,7 @@ def registry_image(
         raise RegistryError(
             f"{target.image}:{tag} was pushed as {digest}, registry serves {served}"
         )
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata=PushedImageFacts(
             f"{target.image}@{digest}",
             tag,
@@ -184,5 +177,5 @@ def registry_image(
             built.revision,
             built.model_version,
         ).to_metadata(),
-        data_version=DataVersion(digest),
+        data_version=dg.DataVersion(digest),
     )

@@ -7,15 +7,7 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from dagster import (
-    AssetExecutionContext,
-    Config,
-    DataVersion,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+import dagster as dg
 from pydantic import Field
 
 from liveline import modelstore, settings
@@ -29,7 +21,7 @@ GROUP = "model"
 DEFAULTS = TrainingConfig()
 
 
-class TrainingRunConfig(Config):
+class TrainingRunConfig(dg.Config):
     """Run config for trained_model: the fields of model_training.TrainingConfig."""
 
     model_name: str = DEFAULTS.model_name
@@ -43,43 +35,45 @@ class TrainingRunConfig(Config):
         try:
             return TrainingConfig(**{f.name: getattr(self, f.name) for f in fields(TrainingConfig)})
         except ValueError as e:
-            raise Failure(f"invalid training config: {e}") from e
+            raise dg.Failure(f"invalid training config: {e}") from e
 
 
-@asset(group_name=GROUP, code_version="1", kinds={"python"})
-def training_data() -> MaterializeResult:
+@dg.asset(group_name=GROUP, code_version="1", kinds={"python"})
+def training_data() -> dg.MaterializeResult:
     """The training data set, versioned by a fingerprint of its content."""
     data = load_dataset()
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             **TrainingDataFacts(data.name, data.fingerprint).to_metadata(),
             "rows": len(data.target),
             "features": len(data.feature_names),
-            "classes": MetadataValue.json(list(data.target_names)),
+            "classes": dg.MetadataValue.json(list(data.target_names)),
         },
-        data_version=DataVersion(data.fingerprint),
+        data_version=dg.DataVersion(data.fingerprint),
     )
 
 
-@asset(deps=[training_data], group_name=GROUP, code_version="1", kinds={"scikitlearn"})
-def trained_model(context: AssetExecutionContext, config: TrainingRunConfig) -> MaterializeResult:
+@dg.asset(deps=[training_data], group_name=GROUP, code_version="1", kinds={"scikitlearn"})
+def trained_model(
+    context: dg.AssetExecutionContext, config: TrainingRunConfig
+) -> dg.MaterializeResult:
     """A classifier trained and evaluated on the training data, with its model card."""
     data = load_dataset()
     expected = TrainingDataFacts.latest(context.instance).fingerprint
     if data.fingerprint != expected:
-        raise Failure(f"the data set is no longer training_data's {expected}: rematerialize it")
+        raise dg.Failure(f"the data set is no longer training_data's {expected}: rematerialize it")
     model = train(config.training_config(), data)
     model_dir = store_model(model, settings.load().models_dir)
     card = json.loads((model_dir / CARD_FILE).read_text())
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             **TrainedModelFacts(
                 model.config.model_name, model.version, str(model_dir), card["artifact"]["sha256"]
             ).to_metadata(),
-            **{name: MetadataValue.float(value) for name, value in model.metrics.items()},
-            "model_card": MetadataValue.md(card_markdown(card)),
+            **{name: dg.MetadataValue.float(value) for name, value in model.metrics.items()},
+            "model_card": dg.MetadataValue.md(card_markdown(card)),
         },
-        data_version=DataVersion(model.version),
+        data_version=dg.DataVersion(model.version),
     )
 
 

@@ -12,29 +12,25 @@ import json
 from dataclasses import asdict
 
 from dagster import (
-    DefaultSensorStatus,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
-    sensor,
 )
 
 from liveline import k8s, settings
 from orchestration.assets import live as live_state
 from orchestration.facts import DeploymentFacts
 from orchestration.resources.cluster import ClusterResource
+from orchestration.sensors.common import liveline_sensor
 
 SENSOR_NAME = "cluster_live_sensor"
 
 
 def build_live_sensor(s: settings.Settings) -> SensorDefinition:
-    @sensor(
-        name=SENSOR_NAME,
-        minimum_interval_seconds=s.sensor_interval_s,
-        default_status=DefaultSensorStatus.RUNNING
-        if s.sensors_running
-        else DefaultSensorStatus.STOPPED,
-        description="Observe the image, lineage and readiness the cluster actually runs; "
+    @liveline_sensor(
+        s,
+        SENSOR_NAME,
+        "Observe the image, lineage and readiness the cluster actually runs; "
         "check cluster_deployment for drift.",
     )
     def cluster_live_sensor(context: SensorEvaluationContext, cluster: ClusterResource):

@@ -20,13 +20,11 @@ from dagster import (
     AssetMaterialization,
     AssetObservation,
     DagsterRunStatus,
-    DefaultSensorStatus,
     RunRequest,
     RunsFilter,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
-    sensor,
 )
 
 from liveline import git, settings
@@ -46,6 +44,7 @@ from orchestration.assets.blob import model_blob
 from orchestration.assets.image import app_source
 from orchestration.facts import DeploymentFacts, PublishedModelFacts
 from orchestration.resources.blob_store import BlobStoreResource
+from orchestration.sensors.common import liveline_sensor
 
 SENSOR_NAME = "release_sensor"
 
@@ -79,15 +78,12 @@ def _known(kind: type, raw: dict) -> dict:
 
 
 def build_release_sensor(s: settings.Settings) -> SensorDefinition:
-    @sensor(
-        name=SENSOR_NAME,
-        job_name=RELEASE_JOB,
-        minimum_interval_seconds=s.sensor_interval_s,
-        default_status=DefaultSensorStatus.RUNNING
-        if s.sensors_running
-        else DefaultSensorStatus.STOPPED,
-        description="A new commit on the watched branch or a newly published model: release "
+    @liveline_sensor(
+        s,
+        SENSOR_NAME,
+        "A new commit on the watched branch or a newly published model: release "
         "the pair (commit, newest model) to the cluster.",
+        job_name=RELEASE_JOB,
     )
     def release_sensor(context: SensorEvaluationContext, blob_store: BlobStoreResource):
         s = settings.load()

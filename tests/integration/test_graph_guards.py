@@ -15,7 +15,7 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore, settings
 from liveline.constants import MANIFEST_V2
-from modelcard.card import sha256
+from modelcard import sha256
 from orchestration.definitions import ASSETS, CHECKS, resources
 from tests.support.gitrepo import git
 

@@ -18,7 +18,7 @@ from liveline import modelstore
 from liveline_cli import publish
 from model_training import TrainingConfig, train
 from model_training.artifact import write_model
-from modelcard.card import sha256
+from modelcard import sha256
 
 pytestmark = pytest.mark.integration
 
