@@ -49,7 +49,7 @@ test: venv lint up ## set up everything and run the whole suite
 	$(PY) -m pytest
 
 test-faults: venv up ## only the outage tests (part of `make test`): stops and restarts services
-	$(PY) -m pytest tests/integration/test_faults_outages.py
+	$(PY) -m pytest tests/integration/orchestration/test_faults_outages.py
 
 demo: venv up ## set up everything and run the deploy job: model to live deployment
 	$(PY) -m liveline_cli.demo

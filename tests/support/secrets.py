@@ -1,6 +1,7 @@
 """A scanner for credential canaries in what a run leaves behind: an image's layers and
 config, a Dagster run's events, logs and files, Python log records, a kubeconfig's keys.
-It searches for exact bytes (tests/integration/test_secrets.py shows what it finds)."""
+It searches for exact bytes (tests/integration/orchestration/test_secrets.py shows what it
+finds)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from dagster import AssetCheckKey, AssetKey, Definitions
 
 from orchestration.definitions import defs
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EDGES = {
     "training_data": set(),
     "trained_model": {"training_data"},

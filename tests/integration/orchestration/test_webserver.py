@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from liveline import settings
-from tests.unit.test_orchestration import EDGES
+from tests.unit.orchestration.test_definitions import EDGES
 
 pytestmark = pytest.mark.integration
 

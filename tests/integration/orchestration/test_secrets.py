@@ -15,8 +15,8 @@ The credentials Liveline accepts, and how each is covered:
   this run really uses, so it must not be copied anywhere either.
 - The kubeconfig's client key (or token): the real one of the local cluster.
 - Git credentials in LIVELINE_WATCH_REPO URLs: the release sensor, not this job
-  (tests/unit/test_git_watch.py). Storage account keys and SAS tokens: not accepted at
-  all for a real account (tests/unit/test_orchestration_resources.py).
+  (tests/unit/liveline/test_git_watch.py). Storage account keys and SAS tokens: not accepted at
+  all for a real account (tests/unit/orchestration/test_resources.py).
 
 Searched: the built image (`docker save`: its config with history, labels and environment,
 and every layer's tar), the Dagster run (every event's serialized record, with all
