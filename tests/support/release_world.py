@@ -14,6 +14,7 @@ from dagster import build_sensor_context, instance_for_test
 from liveline import modelstore, settings
 from liveline.modelstore import journal
 from orchestration.definitions import defs
+from orchestration.facts import DeploymentFacts
 from orchestration.resources.blob_store import BlobStoreResource
 from tests.support.gitrepo import git
 
@@ -81,3 +82,11 @@ def retrain(tmp_path: Path, trained, C: float) -> Path:
     out = tmp_path / f"model-C{C}"
     write_model(train(TrainingConfig(C=C), load_dataset()), out)
     return out
+
+
+def deployed(code_revision: str, model_version: str) -> dict:
+    """cluster_deployment's metadata for a pair rolled out (by a run, or by hand)."""
+    image = "127.0.0.1:5000/liveline/serving@sha256:" + "0" * 64
+    facts = DeploymentFacts(image, image.rpartition("@")[2], code_revision, model_version,
+                            "liveline", "liveline-serving")  # fmt: skip
+    return facts.to_metadata()

@@ -204,6 +204,7 @@ def test_a_local_folder_whose_files_disagree_is_not_published(container, model_d
 
 
 def test_the_publish_command(container, model_dir_pristine, card, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="liveline_cli")
     caplog.set_level(logging.INFO, logger="liveline")
     args = ["--container", container.container_name]
     assert publish.main(["--model-dir", str(model_dir_pristine), *args]) == 0

@@ -31,6 +31,7 @@ from dagster import (
 from liveline import images, k8s, modelstore, settings
 from liveline_cli import rollback, status
 from orchestration.definitions import ASSETS, CHECKS, resources
+from orchestration.facts import PushedImageFacts
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +56,11 @@ def tiny_image(docker_client, tag: str, base: str) -> str:
 
 def roll_out(env, digest: str, revision: str) -> str:
     """Roll a release out with the real cluster_deployment asset; its run id."""
-    pushed = {"reference": f"{REPOSITORY}@{digest}", "revision": revision,
-              "model_version": env.model.version}  # fmt: skip
-    env.instance.report_runless_asset_event(AssetMaterialization("registry_image", metadata=pushed))
+    pushed = PushedImageFacts(f"{REPOSITORY}@{digest}", "", digest, "", revision,
+                              env.model.version)  # fmt: skip
+    env.instance.report_runless_asset_event(
+        AssetMaterialization("registry_image", metadata=pushed.to_metadata())
+    )
     result = materialize(
         [*ASSETS, *CHECKS],
         instance=env.instance,

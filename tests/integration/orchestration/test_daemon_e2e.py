@@ -51,6 +51,15 @@ def wait_ticks(url: str, count: int, after: float, timeout: float = 60) -> list:
         time.sleep(0.5)
 
 
+def wait_finished(e2e, run_id: str, timeout: float = 60) -> float:
+    """When the run ended (the Deployment can be live a moment before its run ends)."""
+    deadline = time.monotonic() + timeout
+    while (record := e2e.dagster.get_run_record_by_id(run_id)).end_time is None:
+        assert time.monotonic() < deadline, f"run {run_id} still {record.dagster_run.status}"
+        time.sleep(0.5)
+    return record.end_time
+
+
 def wait_live(e2e, code: str, model: str) -> k8s.Rollout:
     try:
         return e2e.wait_live(code, model, LIVE_TIMEOUT_S)
@@ -92,7 +101,7 @@ def test_a_commit_and_a_model_together_make_one_image_and_one_deployment(e2e):
     wait_live(e2e, head, newer.version)
     # From the daemon's own records: the ticks evaluated after the release finished (the
     # pair is settled and live) requested no run, and the run list holds one new run.
-    finished = e2e.dagster.get_run_record_by_id(release_runs(e2e.dagster)[0].run_id).end_time
+    finished = wait_finished(e2e, release_runs(e2e.dagster)[0].run_id)
     later = wait_ticks(e2e.url, 2, after=finished)
     assert all(t["runKeys"] == [] and t["runIds"] == [] for t in later), later
     runs = release_runs(e2e.dagster)

@@ -239,14 +239,16 @@ def test_the_scanner_finds_planted_canaries(docker_client, local_platform, tmp_p
         return MaterializeResult(metadata={"oops": planted["metadata"]})
 
     records = LogRecords()
-    logging.getLogger("liveline").addHandler(records)
+    for name in ("liveline", "liveline_cli"):
+        logging.getLogger(name).addHandler(records)
     try:
         with instance_for_test() as instance:
             result = materialize([leaky], instance=instance)
             logging.getLogger("liveline.test").warning("a record with %s", planted["message"])
             found, _ = scan_dagster(instance, result.run_id, scanner)
     finally:
-        logging.getLogger("liveline").removeHandler(records)
+        for name in ("liveline", "liveline_cli"):
+            logging.getLogger(name).removeHandler(records)
     wheres = {name: {w for n, w in found if n == name} for name in planted}
     assert any(w.startswith("event: ASSET_MATERIALIZATION") for w in wheres["metadata"])
     assert any(w.startswith("event: log message") for w in wheres["message"])

@@ -26,6 +26,7 @@ from liveline import k8s, settings
 from liveline.constants import NO_DRIFT_CHECK
 from orchestration.assets.live import cluster_deployment_no_drift
 from orchestration.definitions import ASSETS, defs, resources
+from orchestration.facts import DeploymentFacts
 from orchestration.resources.cluster import ClusterResource
 
 pytestmark = pytest.mark.integration
@@ -57,9 +58,9 @@ def roll_out(c, digest: str, run_id: str = "run-test", record: bool = True) -> s
     k8s_node.on_simulated_node(docs)
     rollout = k8s.deploy(c.api, docs, c.namespace, NAME, timeout=60)
     if record:
-        facts = {"image": rollout.image, "digest": digest, "code_revision": "c0ffee"}
+        facts = DeploymentFacts(rollout.image, digest, "c0ffee", "m1", c.namespace, NAME)
         c.instance.report_runless_asset_event(
-            AssetMaterialization("cluster_deployment", metadata=facts)
+            AssetMaterialization("cluster_deployment", metadata=facts.to_metadata())
         )
     return rollout.image
 

@@ -23,7 +23,7 @@ from dagster import (
 import devplatform
 from orchestration.sensors.release import ReleaseCursor
 from tests.support.gitrepo import git
-from tests.support.release_world import commit, publish, retrain, tick
+from tests.support.release_world import commit, deployed, publish, retrain, tick
 
 pytestmark = pytest.mark.integration
 
@@ -195,9 +195,7 @@ def test_a_failed_release_is_requested_again_with_backoff_until_it_is_live(
     # Once the pair is live (a run finally succeeded, or someone rolled it out), it is
     # no longer owed; a new commit starts over with a fresh key.
     world.instance.report_runless_asset_event(
-        AssetMaterialization(
-            "cluster_deployment", metadata={"code_revision": head, "model_version": model.version}
-        )
+        AssetMaterialization("cluster_deployment", metadata=deployed(head, model.version))
     )
     assert "no newly published model" in tick(world).skip_message
     assert ReleaseCursor.load(world.cursor).requested == ""

@@ -19,7 +19,7 @@ from liveline.modelstore import journal
 from orchestration.definitions import ASSETS, CHECKS, resources
 from orchestration.sensors.release import ReleaseCursor, model_blob_event
 from tests.support.gitrepo import git
-from tests.support.release_world import publish, retrain, tick
+from tests.support.release_world import deployed, publish, retrain, tick
 
 pytestmark = pytest.mark.integration
 
@@ -83,9 +83,7 @@ def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(w
     journal.record(world.container, model)
     head = git(world.repo, "rev-parse", "HEAD")
     world.instance.report_runless_asset_event(
-        AssetMaterialization(
-            "cluster_deployment", metadata={"code_revision": head, "model_version": model.version}
-        )
+        AssetMaterialization("cluster_deployment", metadata=deployed(head, model.version))
     )
     result = tick(world)
     assert result.asset_events == []  # the run recorded it already
