@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,10 +21,6 @@ from pathlib import Path
 from liveline.runlog import tail
 
 log = logging.getLogger(__name__)
-
-# Popen objects of processes this interpreter started: kept so that stop() can reap them
-# (otherwise they linger as zombies, which /proc still lists, until we exit).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class PlatformError(RuntimeError):
@@ -43,15 +40,8 @@ def _alive(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, IndexError, ProcessLookupError):
         return False
-    if state == "Z":
-        # Reap it if it is our child. A multi-threaded process shows Z for its leader
-        # while its other threads still exit; waitpid cannot reap it yet, so keep the
-        # Popen until it can (dropping it early makes Python warn "still running").
-        child = _CHILDREN.get(pid)
-        if child is not None and child.poll() is not None:
-            del _CHILDREN[pid]
-        return False
-    return True
+    # A zombie has exited (its parent, init, has not reaped it yet).
+    return state != "Z"
 
 
 def _argv(pid: int) -> list[str]:
@@ -79,29 +69,52 @@ def running_pid(pidfile: Path, markers: Sequence[str]) -> int | None:
     return None
 
 
+# Services are started by a short-lived launcher that forks the service into a session
+# of its own and exits at once: the service is then not our child (init reaps it), so no
+# Popen object is left for Python to warn "subprocess N is still running" about when the
+# interpreter that ran `make up` or the tests exits. Hand-written: subprocess has no
+# detached start, and the pid is needed for the pidfile.
+_LAUNCHER = """import os, sys
+pid = os.fork()
+if pid:
+    print(pid, flush=True)
+    os._exit(0)
+os.setsid()
+os.dup2(2, 1)  # stdout to the log too (fd 1 was the pipe the pid went through)
+try:
+    os.execvp(sys.argv[1], sys.argv[1:])
+except OSError as e:
+    print(f"cannot run {sys.argv[1]}: {e}", file=sys.stderr, flush=True)
+    os._exit(127)
+"""
+LAUNCH_TIMEOUT_S = 30.0
+
+
 def start(name: str, cmd: Sequence[str], pidfile: Path, logfile: Path) -> int:
-    """Start cmd in a new session with output appended to logfile; write its pidfile."""
+    """Start cmd detached, in a new session, with output appended to logfile; write its
+    pidfile."""
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with logfile.open("ab") as out:
         out.write(f"\n=== {time.strftime('%F %T')} liveline starts {name}: {cmd}\n".encode())
         out.flush()
-        proc = subprocess.Popen(
-            list(cmd),
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, *cmd],
             stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            timeout=LAUNCH_TIMEOUT_S,
+            check=True,
         )
-    _CHILDREN[proc.pid] = proc
+    pid = int(launched.stdout.split()[0])
     # Right after exec, /proc/PID/cmdline can still read empty: wait for it, so an
     # is_ours() check straight after start does not take our process for a stranger.
     deadline = time.monotonic() + 2
-    while not _argv(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+    while not _argv(pid) and _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.01)
-    pidfile.write_text(f"{proc.pid}\n")
-    log.info("%s: started pid %d, log %s", name, proc.pid, logfile)
-    return proc.pid
+    pidfile.write_text(f"{pid}\n")
+    log.info("%s: started pid %d, log %s", name, pid, logfile)
+    return pid
 
 
 def wait_for(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from devplatform import processes
@@ -66,3 +69,24 @@ def test_every_wait_has_a_timeout(tmp_path: Path) -> None:
     with pytest.raises(processes.PlatformError, match="did not answer within"):
         processes.wait_for("silent", lambda: False, 0.5, tmp_path / "silent.log")
     assert time.monotonic() - started < 5
+
+
+def test_a_started_service_is_detached_so_no_popen_is_left_behind(tmp_path: Path) -> None:
+    """The service is not this interpreter's child (a launcher forked it and exited), so
+    exiting leaves no `subprocess N is still running` ResourceWarning."""
+    pidfile, logfile = tmp_path / "detached.pid", tmp_path / "detached.log"
+    pid = processes.start("detached", ["sleep", "300"], pidfile, logfile)
+    try:
+        assert psutil.Process(pid).ppid() != os.getpid()
+        assert os.getsid(pid) == pid  # a session of its own: stop() can kill its group
+        probe = subprocess.run(
+            [sys.executable, "-W", "error::ResourceWarning", "-X", "dev", "-c",
+             "from pathlib import Path; from devplatform import processes; "
+             f"processes.start('x', ['sleep', '300'], Path({str(tmp_path / 'x.pid')!r}), "
+             f"Path({str(tmp_path / 'x.log')!r}))"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert probe.returncode == 0 and "ResourceWarning" not in probe.stderr, probe.stderr
+    finally:
+        processes.stop("detached", pidfile, ["sleep", "300"], timeout=10)
+        processes.stop("x", tmp_path / "x.pid", ["sleep", "300"], timeout=10)
