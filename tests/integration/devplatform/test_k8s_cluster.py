@@ -140,3 +140,14 @@ def test_down_stops_the_cluster_and_a_warm_start_keeps_its_state(local_platform,
     with k8s_cluster.api_client(local_platform) as api:
         kept = kubernetes.client.CoreV1Api(api).read_namespaced_config_map("kept", namespace)
         assert kept.data == {"k": "v"}
+
+
+def test_the_app_port_comes_from_settings_when_rendered(local_platform, namespace):
+    kubectl = k8s_build.binary(local_platform, "kubectl")
+    overlay = settings.REPO_ROOT / "k8s" / "overlays" / "local"
+    docs = k8s.render(overlay, _release(GOOD, DIGEST_A), kubectl, namespace, serve_port=9090)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    (port,) = dep["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert port == {"name": "http", "containerPort": 9090}
+    service = next(d for d in docs if d["kind"] == "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"  # follows the name
