@@ -18,9 +18,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from devplatform import docker_engine, ensure_wheels  # noqa: E402
+from devplatform import docker_engine  # noqa: E402
 from devplatform.layout import Layout  # noqa: E402
 from liveline import images, settings  # noqa: E402
+from liveline.images.wheels import ensure_wheels  # noqa: E402
 from model_training import TrainingConfig, train  # noqa: E402
 from model_training.artifact import write_model  # noqa: E402
 from model_training.data import load_dataset  # noqa: E402

@@ -17,10 +17,11 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 import devplatform
-from devplatform import azurite, docker_engine, ensure_wheels, k8s_cluster, registry
+from devplatform import azurite, docker_engine, k8s_cluster, registry
 from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
 from liveline import images, settings
+from liveline.images.wheels import ensure_wheels
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -21,10 +21,11 @@ import kubernetes
 import pytest
 import requests
 
-from devplatform import ensure_wheels, k8s_build, k8s_cluster, k8s_node
+from devplatform import k8s_build, k8s_cluster, k8s_node
 from devplatform import k8s_node_host as node_host
 from devplatform.k8s_node_config import NODE, NodeLayout
 from liveline import images, k8s, settings
+from liveline.images.wheels import ensure_wheels
 from tests.support.prober import Prober
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from devplatform import ensure_wheels
 from liveline import images, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
+from liveline.images.wheels import ensure_wheels
 from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
