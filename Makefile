@@ -28,6 +28,7 @@ lint: venv ## ruff lint and format check, the packages' layer order, types
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy --cache-dir $(STATE)/mypy
 
 format: venv ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 import docker
 import requests
@@ -94,13 +95,16 @@ class Registry:
         except (RegistryError, requests.RequestException):
             return False
 
-    def manifest(self, reference: str) -> dict:
+    def manifest(self, reference: str) -> dict[str, Any]:
         """The image manifest (Docker v2 schema 2) for a tag or digest."""
         url = self.manifest_url(reference)
         response = requests.get(url, headers=self._headers(), timeout=self.timeout_s)
         if response.status_code != 200:
             raise RegistryError(f"GET {url} answered {response.status_code}")
-        return response.json()
+        manifest = response.json()
+        if not isinstance(manifest, dict):
+            raise RegistryError(f"GET {url} answered JSON that is not a manifest object")
+        return manifest
 
     def delete(self, digest: str) -> None:
         """Delete a manifest by digest (the local registry has delete enabled)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The engine address when neither LIVELINE_DOCKER_HOST nor DOCKER_HOST names one.
@@ -194,12 +196,12 @@ def env_name(field_name: str) -> str:
     return f"LIVELINE_{field_name.upper()}"
 
 
-def load(environ: dict[str, str] | None = None) -> Settings:
+def load(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from defaults overridden by LIVELINE_* environment variables."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}  # field name -> value of that field's type
     for f in fields(Settings):
-        raw = environ.get(env_name(f.name))
+        raw = env.get(env_name(f.name))
         if raw is None or raw == "":
             continue
         if f.type in ("int", int):

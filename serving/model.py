@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -45,7 +46,7 @@ class LoadedModel:
     """A verified model ready to score."""
 
     card: ModelCard
-    estimator: object
+    estimator: Any  # a fitted scikit-learn estimator (scikit-learn has no types)
     classes: np.ndarray
 
     @property

@@ -69,6 +69,7 @@ def _rows_from_instances(instances: list, names: tuple[str, ...]) -> list[list]:
                 raise ApiError(400, f"instances[{i}] lacks feature(s) {missing}")
             if extra:
                 raise ApiError(400, f"instances[{i}] has unknown feature(s) {extra}")
+    assert rows is not None  # the loop above raised for the instance that broke the rows
     return rows
 
 

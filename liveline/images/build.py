@@ -12,6 +12,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.auth
@@ -106,20 +107,22 @@ def resolve_base(client: docker.DockerClient, configured: str, registry: str = "
                      attrs["Id"], "image id")  # fmt: skip
 
 
-def _inspect(client: docker.DockerClient, reference: str) -> dict | None:
+def _inspect(client: docker.DockerClient, reference: str) -> dict[str, Any] | None:
     try:
-        return client.api.inspect_image(reference)
+        attrs: dict[str, Any] = client.api.inspect_image(reference)
+        return attrs
     except docker.errors.ImageNotFound:
         return None
     except docker.errors.APIError as e:
         raise ImageError(f"cannot inspect base image {reference}: {e.explanation or e}") from e
 
 
-def _pull(client: docker.DockerClient, repository: str, tag: str) -> dict:
+def _pull(client: docker.DockerClient, repository: str, tag: str) -> dict[str, Any]:
     log.info("base image %s:%s is not in the engine: pulling it", repository, tag)
     try:
         client.api.pull(repository, tag=tag)
-        return client.api.inspect_image(f"{repository}:{tag}")
+        attrs: dict[str, Any] = client.api.inspect_image(f"{repository}:{tag}")
+        return attrs
     except docker.errors.APIError as e:
         raise ImageError(
             f"base image {repository}:{tag} is not in the engine and cannot be pulled: "
@@ -179,6 +182,8 @@ def build(
     except docker.errors.APIError as e:
         raise ImageError(f"the Docker engine refused the build: {e.explanation or e}") from e
     image = client.images.get(reference)
+    if image.id is None:
+        raise ImageError(f"the Docker engine reports no image id for {reference}")
     return BuiltImage(
         image_id=image.id,
         reference=reference,
@@ -194,7 +199,7 @@ def build(
 
 def push(client: docker.DockerClient, repository: str, tag: str) -> str:
     """Push repository:tag; return the manifest digest the registry reported."""
-    digest = None
+    digest: str | None = None
     try:
         for chunk in client.api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in chunk:

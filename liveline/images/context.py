@@ -14,6 +14,7 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from liveline import git
 from modelcard import ARTIFACT_FILE, CARD_FILE
@@ -112,7 +113,12 @@ def image_tag(revision: str, model_version: str) -> str:
 
 
 def build_args(
-    card: dict, revision: str, source: str, base_image: str, created: str, port: int = 8080
+    card: dict[str, Any],
+    revision: str,
+    source: str,
+    base_image: str,
+    created: str,
+    port: int = 8080,
 ) -> dict[str, str]:
     """Build arguments for serving/Dockerfile: base (as configured: build() pins it),
     lineage labels and the model's identity."""

@@ -13,9 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ class SmokeTestError(Exception):
     """The container did not start or did not answer as its model card says."""
 
 
-def http_json(url: str, body: object | None = None) -> tuple[int, dict, object]:
+def http_json(url: str, body: object | None = None) -> tuple[int, dict[str, str], object]:
+    """(status, headers, the JSON value of the body) of a request to url."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
@@ -42,7 +45,9 @@ def http_json(url: str, body: object | None = None) -> tuple[int, dict, object]:
 def running(client: docker.DockerClient, reference: str, name: str) -> Iterator[str]:
     """Run the image hardened as in the cluster; yield its base URL on 127.0.0.1."""
     exposed = exposed_port(client, reference)
-    container = client.containers.run(
+    # ("127.0.0.1", None) binds the loopback interface on a port the engine picks, as
+    # docker-py documents; types-docker's `ports` admits only (host, int).
+    container: Container = client.containers.run(  # type: ignore[call-overload]
         reference,
         name=name,
         detach=True,
@@ -65,13 +70,15 @@ def running(client: docker.DockerClient, reference: str, name: str) -> Iterator[
 
 def exposed_port(client: docker.DockerClient, reference: str) -> str:
     """The one port the image EXPOSEs ("8080/tcp"): the image says where its app listens."""
-    ports = sorted(client.images.get(reference).attrs["Config"].get("ExposedPorts") or {})
+    ports: list[str] = sorted(
+        client.images.get(reference).attrs["Config"].get("ExposedPorts") or {}
+    )
     if len(ports) != 1:
         raise SmokeTestError(f"image {reference} exposes {ports or 'no port'}, not one port")
     return ports[0]
 
 
-def wait_ready(container, base: str, timeout: float = READY_TIMEOUT_S) -> None:
+def wait_ready(container: Container, base: str, timeout: float = READY_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         container.reload()
@@ -102,10 +109,16 @@ def wait_url_ready(base: str, timeout: float = READY_TIMEOUT_S) -> None:
     raise SmokeTestError(f"{base}/readyz did not answer 200 within {timeout:.0f} s (last: {last})")
 
 
-def smoke_test(base: str, card: dict, revision: str) -> dict:
+def _json_object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SmokeTestError(f"{what} answered {value!r}, not a JSON object")
+    return value
+
+
+def smoke_test(base: str, card: dict[str, Any], revision: str) -> dict[str, Any]:
     """Check /version and the golden set; return the /version document."""
     problems: list[str] = []
-    _, _, version = http_json(f"{base}/version")
+    version = _json_object(http_json(f"{base}/version")[2], "/version")
     if version.get("code_revision") != revision:
         problems.append(f"/version code_revision {version.get('code_revision')!r} != {revision!r}")
     if version.get("model_version") != card["model_version"]:
@@ -117,8 +130,9 @@ def smoke_test(base: str, card: dict, revision: str) -> dict:
     if status != 200:
         problems.append(f"/score on the golden set answered {status}: {scored}")
     else:
+        scores = _json_object(scored, "/score")
         for i, (got, want) in enumerate(
-            zip(scored["probabilities"], golden["probabilities"], strict=True)
+            zip(scores["probabilities"], golden["probabilities"], strict=True)
         ):
             if any(abs(g - w) > TOLERANCE for g, w in zip(got, want, strict=True)):
                 problems.append(f"golden row {i} scored {got}, the card says {want}")

@@ -4,9 +4,11 @@ last rollout that was recorded."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import kubernetes
 
+from liveline.k8s.objects import deployment_image, present
 from liveline.k8s.render import A_CODE, A_DIGEST, A_MODEL, A_RUN
 from liveline.k8s.rollout import REVISION
 
@@ -40,13 +42,16 @@ def observe(api: kubernetes.client.ApiClient, namespace: str, name: str) -> Live
         if e.status == 404:
             return LiveState(namespace, name, found=False)
         raise
-    notes = d.spec.template.metadata.annotations or {}
-    image = d.spec.template.spec.containers[0].image
-    st, wanted = d.status, d.spec.replicas or 0
+    what = f"Deployment {namespace}/{name}"
+    template = present(d.spec.template.metadata, f"pod template metadata in {what}")
+    notes = template.annotations or {}
+    image = deployment_image(d, what)
+    meta = present(d.metadata, f"metadata of {what}")
+    st, wanted = present(d.status, f"status of {what}"), d.spec.replicas or 0
     progressing = {c.type: c for c in st.conditions or []}.get("Progressing")
     complete = (st.updated_replicas or 0) == (st.available_replicas or 0) == (st.replicas or 0)
     stuck = progressing is not None and progressing.reason == "ProgressDeadlineExceeded"
-    observed = (st.observed_generation or 0) >= (d.metadata.generation or 0)
+    observed = (st.observed_generation or 0) >= (meta.generation or 0)
     return LiveState(
         namespace,
         name,
@@ -56,15 +61,15 @@ def observe(api: kubernetes.client.ApiClient, namespace: str, name: str) -> Live
         code_revision=notes.get(A_CODE, ""),
         model_version=notes.get(A_MODEL, ""),
         annotated_digest=notes.get(A_DIGEST, ""),
-        run_id=(d.metadata.annotations or {}).get(A_RUN, ""),
-        revision=(d.metadata.annotations or {}).get(REVISION, ""),
+        run_id=(meta.annotations or {}).get(A_RUN, ""),
+        revision=(meta.annotations or {}).get(REVISION, ""),
         replicas_ready=st.ready_replicas or 0,
         replicas_wanted=wanted,
         settled=observed and ((complete and (st.replicas or 0) == wanted) or stuck),
     )
 
 
-def drift(live: LiveState, deployed: dict | None) -> list[str]:
+def drift(live: LiveState, deployed: dict[str, Any] | None) -> list[str]:
     """How the live Deployment differs from the last rollout that was recorded."""
     if deployed is None:
         return []

@@ -11,9 +11,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import yaml
+
+from liveline.k8s.objects import present
 
 PLACEHOLDER_IMAGE = "liveline-serving"
 A_CODE, A_MODEL = "liveline.io/code-revision", "liveline.io/model-version"
@@ -50,7 +53,7 @@ def render(
     namespace: str | None = None,
     progress_deadline_s: int | None = None,
     serve_port: int | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The overlay's manifests with the release's image digest and lineage annotations
     (in `namespace` instead of the overlay's, with another progress deadline, and with
     the app's container port set to serve_port, when given)."""
@@ -60,7 +63,7 @@ def render(
             A_MODEL: release.model_version,
             A_DIGEST: release.digest,
         }
-        kustomization = {
+        kustomization: dict[str, Any] = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
             "resources": [os.path.relpath(overlay.resolve(), tmp)],
@@ -111,7 +114,7 @@ def render(
     return docs
 
 
-def set_container_port(deployment: dict, port: int) -> None:
+def set_container_port(deployment: dict[str, Any], port: int) -> None:
     """The serving container's `http` port (the probes and the Service follow its name).
     Done here, not in kustomize: the value comes from settings, not from a file."""
     for container in deployment["spec"]["template"]["spec"]["containers"]:
@@ -126,11 +129,14 @@ def _image_name(overlay: Path) -> str:
     kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
     for image in kustomization.get("images", []):
         if image.get("name") == PLACEHOLDER_IMAGE:
-            return image.get("newName", PLACEHOLDER_IMAGE)
+            name = image.get("newName", PLACEHOLDER_IMAGE)
+            if not isinstance(name, str):
+                raise RolloutError(f"{overlay}/kustomization.yaml renames the image to {name!r}")
+            return name
     return PLACEHOLDER_IMAGE
 
 
-def pin_node_port(docs: list[dict], node_port: int) -> list[dict]:
+def pin_node_port(docs: list[dict[str, Any]], node_port: int) -> list[dict[str, Any]]:
     """The rendered manifests with the serving Service's http port on node_port."""
     for doc in docs:
         if doc["kind"] == "Service":
@@ -145,6 +151,8 @@ def node_port_holder(api: kubernetes.client.ApiClient, node_port: int) -> str | 
     the cluster)."""
     services = kubernetes.client.CoreV1Api(api).list_service_for_all_namespaces().items
     for svc in services:
-        if any(p.node_port == node_port for p in svc.spec.ports or []):
-            return f"{svc.metadata.namespace}/{svc.metadata.name}"
+        ports = present(svc.spec, "spec of a Service").ports or []
+        if any(p.node_port == node_port for p in ports):
+            meta = present(svc.metadata, "metadata of a Service")
+            return f"{meta.namespace}/{meta.name}"
     return None

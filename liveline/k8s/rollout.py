@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import kubernetes
 from kubernetes.dynamic import DynamicClient
 
+from liveline.k8s.objects import deployment_image, present
 from liveline.k8s.render import A_CODE, A_DIGEST, A_MODEL, A_ROLLED_BACK, RolloutError
 
 T = TypeVar("T")
@@ -35,7 +36,9 @@ class Rollout:
     annotations: dict[str, str] = field(default_factory=dict)
 
 
-def apply(api: kubernetes.client.ApiClient, docs: list[dict], dry_run: bool = False) -> None:
+def apply(
+    api: kubernetes.client.ApiClient, docs: list[dict[str, Any]], dry_run: bool = False
+) -> None:
     """Server-side apply each object (a dry run asks the API server to validate only)."""
     dynamic = DynamicClient(api)
     for doc in docs:
@@ -64,25 +67,29 @@ def live(api: kubernetes.client.ApiClient, namespace: str, name: str) -> Rollout
     d = read_or_none(kubernetes.client.AppsV1Api(api).read_namespaced_deployment, name, namespace)
     if d is None:
         return None
+    what = f"Deployment {namespace}/{name}"
+    annotations = present(d.metadata, f"metadata of {what}").annotations or {}
     return Rollout(
-        revision=(d.metadata.annotations or {}).get(REVISION, "0"),
-        replicas_ready=d.status.ready_replicas or 0,
+        revision=annotations.get(REVISION, "0"),
+        replicas_ready=present(d.status, f"status of {what}").ready_replicas or 0,
         seconds=0.0,
-        image=d.spec.template.spec.containers[0].image,
-        annotations=dict(d.metadata.annotations or {}),
+        image=deployment_image(d, what),
+        annotations=dict(annotations),
     )
 
 
 def wait(api: kubernetes.client.ApiClient, namespace: str, name: str, timeout: float) -> Rollout:
     """Wait like `kubectl rollout status`; raise RolloutError on the progress deadline."""
     apps = kubernetes.client.AppsV1Api(api)
+    what = f"Deployment {namespace}/{name}"
     started = time.monotonic()
     while True:
         d = apps.read_namespaced_deployment(name, namespace)
-        st, want = d.status, d.spec.replicas or 0
+        st, want = present(d.status, f"status of {what}"), d.spec.replicas or 0
         conditions = {c.type: c for c in st.conditions or []}
         progressing = conditions.get("Progressing")
-        if (st.observed_generation or 0) >= d.metadata.generation:
+        meta = present(d.metadata, f"metadata of {what}")
+        if (st.observed_generation or 0) >= present(meta.generation, f"generation of {what}"):
             if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
                 raise RolloutError(
                     f"rollout of {name} missed its progress deadline "
@@ -135,17 +142,18 @@ def rollback(api: kubernetes.client.ApiClient, namespace: str, name: str) -> str
     the revision restored. Raises RolloutError when there is no earlier revision."""
     apps = kubernetes.client.AppsV1Api(api)
     d = apps.read_namespaced_deployment(name, namespace)
-    current = int((d.metadata.annotations or {}).get(REVISION, "0"))
+    meta = present(d.metadata, f"metadata of Deployment {namespace}/{name}")
+    current = int((meta.annotations or {}).get(REVISION, "0"))
     owned = [
         rs
         for rs in apps.list_namespaced_replica_set(namespace).items
-        if any(o.uid == d.metadata.uid for o in rs.metadata.owner_references or [])
+        if any(o.uid == meta.uid for o in _metadata(rs).owner_references or [])
     ]
-    earlier = [rs for rs in owned if int(rs.metadata.annotations.get(REVISION, "0")) < current]
+    earlier = [rs for rs in owned if int(_annotations(rs).get(REVISION, "0")) < current]
     if not earlier:
         raise RolloutError(f"{name} has no revision before {current} to roll back to")
-    previous = max(earlier, key=lambda rs: int(rs.metadata.annotations[REVISION]))
-    template = api.sanitize_for_serialization(previous.spec.template)
+    previous = max(earlier, key=lambda rs: int(_annotations(rs)[REVISION]))
+    template: dict[str, Any] = api.sanitize_for_serialization(previous.spec.template)
     template["metadata"].get("labels", {}).pop("pod-template-hash", None)
     lineage = {
         k: v
@@ -164,12 +172,22 @@ def rollback(api: kubernetes.client.ApiClient, namespace: str, name: str) -> str
         ],
         field_manager=f"{FIELD_MANAGER}-rollback",
     )
-    return previous.metadata.annotations[REVISION]
+    return _annotations(previous)[REVISION]
+
+
+def _metadata(rs: kubernetes.client.V1ReplicaSet) -> kubernetes.client.V1ObjectMeta:
+    return present(rs.metadata, "metadata of a ReplicaSet")
+
+
+def _annotations(rs: kubernetes.client.V1ReplicaSet) -> dict[str, str]:
+    """A Deployment's ReplicaSet's annotations, which carry its revision."""
+    meta = _metadata(rs)
+    return present(meta.annotations, f"annotations of ReplicaSet {meta.name}")
 
 
 def deploy(
     api: kubernetes.client.ApiClient,
-    docs: list[dict],
+    docs: list[dict[str, Any]],
     namespace: str,
     name: str,
     timeout: float = 180.0,

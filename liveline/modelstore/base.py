@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
@@ -12,8 +13,15 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from liveline.settings import AZURITE_ACCOUNT, AZURITE_KEY, Settings
 
 EMULATOR_HOSTS = frozenset({"127.0.0.1", "localhost"})
-# Keyword arguments for a read or write that must see exactly the blob named by an etag.
-UNCHANGED = {"match_condition": MatchConditions.IfNotModified}
+
+
+class Unchanged(TypedDict):
+    """Keyword arguments for a read or write that must see exactly the blob an etag names."""
+
+    match_condition: MatchConditions
+
+
+UNCHANGED: Unchanged = {"match_condition": MatchConditions.IfNotModified}
 
 
 class ModelStoreError(Exception):

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobProperties, ContainerClient
@@ -38,7 +39,7 @@ class PublishedModel:
     published_at: datetime  # the card blob's last-modified time
     artifact_url: str
     card_url: str
-    card: dict = field(compare=False, repr=False)
+    card: dict[str, Any] = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ def scan(container: ContainerClient, stop_at_first: bool = False) -> Scan:
             f"there is no models container at {container.url}: publish a model first"
         ) from e
 
-    def newest_first(item: tuple[str, dict[str, BlobProperties]]) -> tuple:
+    def newest_first(
+        item: tuple[str, dict[str, BlobProperties]],
+    ) -> tuple[datetime, str] | tuple[datetime]:
         card = item[1].get(CARD_FILE)
         return (card.last_modified, card.metadata.get("published_at", "")) if card else (OLDEST,)
 

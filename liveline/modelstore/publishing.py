@@ -125,12 +125,12 @@ def _metadata(card: modelcard.ModelCard, content: bytes) -> dict[str, str]:
 def _put_artifact(
     blob: BlobClient, artifact: bytes, card: modelcard.ModelCard, stale_after: timedelta
 ) -> None:
-    kwargs = {
-        "metadata": _metadata(card, artifact),
-        "content_settings": ContentSettings(content_type="application/octet-stream"),
-    }
+    metadata = _metadata(card, artifact)
+    content_settings = ContentSettings(content_type="application/octet-stream")
     try:
-        blob.upload_blob(artifact, overwrite=False, **kwargs)
+        blob.upload_blob(
+            artifact, overwrite=False, metadata=metadata, content_settings=content_settings
+        )
         return
     except ResourceExistsError:
         pass
@@ -147,7 +147,14 @@ def _put_artifact(
         )
     log.warning("replacing %s, left without a card %s ago", blob.blob_name, age)
     try:
-        blob.upload_blob(artifact, overwrite=True, etag=props.etag, **UNCHANGED, **kwargs)
+        blob.upload_blob(
+            artifact,
+            overwrite=True,
+            etag=props.etag,
+            **UNCHANGED,
+            metadata=metadata,
+            content_settings=content_settings,
+        )
     except ResourceModifiedError as e:
         raise ModelStoreError(
             f"{blob.blob_name} changed while being replaced: another publish is in "

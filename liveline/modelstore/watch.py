@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from azure.core.exceptions import ResourceNotFoundError
+from azure.core.paging import PageIterator
 from azure.storage.blob import ContainerClient
 
 from liveline.modelstore.base import ModelStoreError
@@ -111,7 +112,7 @@ def _read_journal(container: ContainerClient, c: ModelCursor) -> dict[str, _Cand
     first = c.journal_since is None
     since = datetime.fromisoformat(c.journal_since) if c.journal_since else None
     seen = set(c.journal_seen)
-    entries: list[tuple[str, datetime, str, dict]] = []
+    entries: list[tuple[str, datetime, str, dict[str, str]]] = []
     try:
         for blob in container.list_blobs(
             name_starts_with=JOURNAL, include=["metadata"], results_per_page=JOURNAL_PAGE
@@ -150,6 +151,10 @@ def _sweep(container: ContainerClient, c: ModelCursor, now: float) -> dict[str, 
     pages = container.list_blobs(include=["metadata"], results_per_page=SWEEP_PAGE).by_page(
         continuation_token=c.sweep_token
     )
+    # by_page is declared to return a plain iterator; what it returns is a PageIterator,
+    # which carries the continuation token that the sweep resumes from.
+    if not isinstance(pages, PageIterator):
+        raise TypeError(f"blob listing pages are a {type(pages).__name__}, not a PageIterator")
     finished = False
     try:
         for _ in range(SWEEP_PAGES_PER_TICK):
