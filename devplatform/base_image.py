@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import docker.auth
 import docker.errors
+import psutil
 
 from devplatform import apt, docker_engine, processes
 from devplatform.layout import Layout
@@ -82,7 +83,7 @@ def status(layout: Layout) -> Status:
 
 def _unmount_below(root: Path) -> None:
     """A debootstrap that died may leave /proc or /sys mounted in root: never delete those."""
-    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    mounts = [part.mountpoint for part in psutil.disk_partitions(all=True)]
     for point in sorted((m for m in mounts if m.startswith(f"{root}/")), reverse=True):
         subprocess.run(["umount", "-l", point], check=False, timeout=60)
 

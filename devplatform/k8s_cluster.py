@@ -26,7 +26,7 @@ from pathlib import Path
 
 import kubernetes
 
-from devplatform import k8s_build, processes
+from devplatform import k8s_build, processes, serialize
 from devplatform.layout import Layout
 from devplatform.report import Status
 from liveline import k8s
@@ -44,6 +44,17 @@ MODES = ("simulated", "real")
 MODE_MARKER = "liveline-node-mode"
 # Real node: what keeps ordinary pods off the simulated node.
 KWOK_TAINT = "liveline.io/simulated-node"
+# kwokctl's <name>Binary options: the programs k8s_build compiled, and paths that do not
+# exist for those not built, which make kwokctl fail instead of downloading them.
+_BINARIES = {
+    "kubeApiserver": "kube-apiserver",
+    "kubeControllerManager": "kube-controller-manager",
+    "kubeScheduler": "kube-scheduler",
+    "kubectl": "kubectl",
+    "etcd": "etcd",
+    "kwokController": "kwok",
+    **{name: f"{name}.not-built" for name in ("etcdctl", "etcdutl", "kectl")},
+}
 
 
 def external(layout: Layout) -> bool:
@@ -73,9 +84,9 @@ def apiserver_pid(layout: Layout) -> int | None:
     pidfile = workdir(layout) / "clusters" / CLUSTER / "pids" / "kube-apiserver.pid"
     try:
         pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
+        return pid if processes._alive(pid) else None  # a zombie has exited
+    except (OSError, ValueError, OverflowError):  # no pid file, or no pid in it
         return None
-    return pid if Path(f"/proc/{pid}").exists() else None
 
 
 def version(layout: Layout) -> str | None:
@@ -113,87 +124,85 @@ def _created_for(layout: Layout) -> str:
     return marker.read_text().strip() if marker.is_file() else "simulated"
 
 
-def _real_node_config(layout: Layout) -> tuple[str, str]:
+def _arg(key: str, value: str) -> dict[str, str]:
+    return {"key": key, "value": value}
+
+
+def _real_node_config(layout: Layout) -> tuple[dict[str, int], list[dict[str, str]]]:
     """kwokctl options and API server flags the real node needs (k8s_node)."""
     s, pki = layout.settings, pki_dir(layout)
     # kwokctl would pick free loopback ports from 32767 down at creation: fixed ones keep
     # a cluster created while another one is stopped from taking that one's ports.
     port = s.kube_apiserver_port
-    options = f"""  etcdPort: {port + 1}
-  etcdPeerPort: {port + 2}
-  kubeControllerManagerPort: {port + 3}
-  kubeSchedulerPort: {port + 4}
-  kwokControllerPort: {port + 5}
-"""
-    flags = f"""  - key: service-cluster-ip-range
-    value: {s.k8s_service_cidr}
-  # kube-proxy DNATs 127.0.0.1:<NodePort> before any socket sees it: keep NodePorts
-  # away from the loopback ports kwokctl components listen on.
-  - key: service-node-port-range
-    value: {s.k8s_node_port_range}
-  # kubectl logs/exec/port-forward: the API server calls the kubelet on its InternalIP
-  # (its Hostname does not resolve) with the admin certificate.
-  - key: kubelet-client-certificate
-    value: {pki}/admin.crt
-  - key: kubelet-client-key
-    value: {pki}/admin.key
-  - key: kubelet-preferred-address-types
-    value: InternalIP
-"""
+    options = {
+        "etcdPort": port + 1,
+        "etcdPeerPort": port + 2,
+        "kubeControllerManagerPort": port + 3,
+        "kubeSchedulerPort": port + 4,
+        "kwokControllerPort": port + 5,
+    }
+    flags = [
+        _arg("service-cluster-ip-range", s.k8s_service_cidr),
+        # kube-proxy DNATs 127.0.0.1:<NodePort> before any socket sees it: keep NodePorts
+        # away from the loopback ports kwokctl components listen on.
+        _arg("service-node-port-range", s.k8s_node_port_range),
+        # kubectl logs/exec/port-forward: the API server calls the kubelet on its
+        # InternalIP (its Hostname does not resolve) with the admin certificate.
+        _arg("kubelet-client-certificate", f"{pki}/admin.crt"),
+        _arg("kubelet-client-key", f"{pki}/admin.key"),
+        _arg("kubelet-preferred-address-types", "InternalIP"),
+    ]
     return options, flags
 
 
-def _config(layout: Layout) -> Path:
+def kwokctl_config(layout: Layout, kube_version: str) -> dict:
     b = k8s_build.bin_dir(layout)
-    options, flags = _real_node_config(layout) if real_node(layout) else ("", "")
+    options, flags = _real_node_config(layout) if real_node(layout) else ({}, [])
+    apiserver = [
+        # Keep the kubernetes Service on loopback; loopback endpoints are refused by the
+        # endpoint reconciler, so it is off (kwok pods never call the API).
+        _arg("advertise-address", "127.0.0.1"),
+        _arg("endpoint-reconciler-type", "none"),
+        *flags,
+    ]
+    kwok = [
+        _arg("node-ip", "127.0.0.1"),
+        # Only nodes annotated as fake: a real kubelet node must never be taken over.
+        _arg("manage-all-nodes", "false"),
+        _arg("manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake"),
+        # kwok's default pod range overlaps the apiserver's service range.
+        _arg("cidr", "10.244.0.0/16"),
+    ]
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "options": {
+            "runtime": "binary",
+            "bindAddress": "127.0.0.1",
+            "kubeApiserverPort": layout.settings.kube_apiserver_port,
+            "kubeVersion": kube_version,
+            "cacheDir": f"{workdir(layout)}/cache",
+            **{f"{name}Binary": f"{b}/{program}" for name, program in _BINARIES.items()},
+            **options,
+        },
+        "componentsPatches": [
+            {"name": "kube-apiserver", "extraArgs": apiserver},
+            {"name": "kwok-controller", "extraArgs": kwok},
+        ],
+    }
+
+
+def _config(layout: Layout) -> Path:
     path = layout.state / "k8s" / "kwokctl.yaml"
-    path.write_text(f"""apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokctlConfiguration
-options:
-  runtime: binary
-  bindAddress: 127.0.0.1
-  kubeApiserverPort: {layout.settings.kube_apiserver_port}
-  kubeVersion: {_kube_version(b)}
-  cacheDir: {workdir(layout)}/cache
-  kubeApiserverBinary: {b}/kube-apiserver
-  kubeControllerManagerBinary: {b}/kube-controller-manager
-  kubeSchedulerBinary: {b}/kube-scheduler
-  kubectlBinary: {b}/kubectl
-  etcdBinary: {b}/etcd
-  kwokControllerBinary: {b}/kwok
-  # Not built: paths that do not exist make kwokctl fail instead of downloading them.
-  etcdctlBinary: {b}/etcdctl.not-built
-  etcdutlBinary: {b}/etcdutl.not-built
-  kectlBinary: {b}/kectl.not-built
-{options}componentsPatches:
-- name: kube-apiserver
-  extraArgs:
-  # Keep the kubernetes Service on loopback; loopback endpoints are refused by the
-  # endpoint reconciler, so it is off (kwok pods never call the API).
-  - key: advertise-address
-    value: 127.0.0.1
-  - key: endpoint-reconciler-type
-    value: none
-{flags}- name: kwok-controller
-  extraArgs:
-  - key: node-ip
-    value: 127.0.0.1
-  # Only nodes annotated as fake: a real kubelet node must never be taken over.
-  - key: manage-all-nodes
-    value: "false"
-  - key: manage-nodes-with-annotation-selector
-    value: kwok.x-k8s.io/node=fake
-  # kwok's default pod range overlaps the apiserver's service range.
-  - key: cidr
-    value: 10.244.0.0/16
-""")
+    doc = kwokctl_config(layout, _kube_version(k8s_build.bin_dir(layout)))
+    serialize.write(path, doc)
     return path
 
 
 def _kube_version(bin_dir: Path) -> str:
     out = subprocess.run([str(bin_dir / "kube-apiserver"), "--version"], capture_output=True,
                          text=True, timeout=30, check=True).stdout  # fmt: skip
-    return out.split()[-1]  # "Kubernetes v1.35.4"
+    return out.split()[-1]  # "Kubernetes v1.35.4": the binary's only way to say it
 
 
 def _kwokctl(layout: Layout, *args: str, timeout: float = START_TIMEOUT_S) -> None:

@@ -22,6 +22,7 @@ import subprocess
 import time
 
 import kubernetes
+import psutil
 import requests
 
 from devplatform import apt, k8s_build, k8s_cluster, processes
@@ -38,9 +39,14 @@ from devplatform.k8s_node_config import (
 )
 from devplatform.k8s_node_pause import ensure_pause
 from devplatform.k8s_node_pki import client_credentials
+
+# Re-exported: the commands and tests call them as k8s_node.node_port_url and so on.
+from devplatform.k8s_node_services import node_port_of as node_port_of
+from devplatform.k8s_node_services import node_port_url as node_port_url
+from devplatform.k8s_node_services import on_simulated_node as on_simulated_node
+from devplatform.k8s_node_services import service_url
 from devplatform.layout import Layout
 from devplatform.report import Status
-from liveline import k8s
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,6 @@ PACKAGES = {
     str(CNI_BIN / "bridge"): "containernetworking-plugins",
     "iptables": "iptables",
     "nfacct": "nfacct",  # to remove kube-proxy's packet counters on `down`
-    "openssl": "openssl",
 }
 
 
@@ -109,6 +114,7 @@ def _ctr(n: NodeLayout, *args: str, timeout: float = 30) -> subprocess.Completed
 
 
 def _cri_loaded(n: NodeLayout) -> bool:
+    # `ctr plugins ls` is text only, and containerd has no maintained Python client.
     plugins = _ctr(n, "plugins", "ls").stdout.splitlines()
     return any(line.split()[:2] == ["io.containerd.grpc.v1", "cri"] and line.split()[-1] == "ok"
                for line in plugins if len(line.split()) >= 4)  # fmt: skip
@@ -215,19 +221,13 @@ def up(layout: Layout) -> None:
              NAME, NODE, time.monotonic() - began, prepared - began)  # fmt: skip
 
 
-def _started(pid: int) -> float:
-    """A process's start, in clock ticks since boot (/proc/<pid>/stat, field 22)."""
-    with open(f"/proc/{pid}/stat") as f:
-        return float(f.read().rpartition(")")[2].split()[19])
-
-
 def _proxy_predates_apiserver(layout: Layout, n: NodeLayout) -> bool:
     proxy, api = _running(n, "kube-proxy"), k8s_cluster.apiserver_pid(layout)
-    if proxy is None or api is None:
-        return False
+    if proxy is None or api is None or not (processes._alive(proxy) and processes._alive(api)):
+        return False  # one of them is not running (or has just exited)
     try:
-        return _started(proxy) < _started(api)
-    except OSError:  # one of them just exited
+        return psutil.Process(proxy).create_time() < psutil.Process(api).create_time()
+    except psutil.Error:  # one of them just exited
         return False
 
 
@@ -270,37 +270,6 @@ def down(layout: Layout) -> bool:
         shutil.rmtree(n.root / sub, ignore_errors=True)
     log.info("%s: stopped, host changes undone in %.1f s", NAME, time.monotonic() - began)
     return True
-
-
-def service_url(layout: Layout) -> str:
-    """Where the serving Service answers on this machine once its NodePort is pinned to
-    settings.k8s_node_port (pin_node_port)."""
-    return f"http://127.0.0.1:{layout.settings.k8s_node_port}"
-
-
-def node_port_url(api: kubernetes.client.ApiClient, namespace: str, service: str) -> str | None:
-    """Where a Service answers on this machine, from the NodePort it was given; None when
-    it has none (or does not exist)."""
-    read = kubernetes.client.CoreV1Api(api).read_namespaced_service
-    svc = k8s.read_or_none(read, service, namespace)
-    return node_port_of(svc) if svc is not None else None
-
-
-def node_port_of(svc: kubernetes.client.V1Service) -> str | None:
-    ports = [p.node_port for p in svc.spec.ports or [] if p.node_port]
-    return f"http://127.0.0.1:{ports[0]}" if ports else None
-
-
-def on_simulated_node(docs: list[dict]) -> list[dict]:
-    """The rendered manifests with the Deployment's pods pinned to the kwok node (which
-    a real-node cluster keeps, tainted): for tests of rollout logic with images that do
-    not exist, or that kwok holds never Ready (tools/k8s/stages.yaml)."""
-    for doc in docs:
-        if doc["kind"] == "Deployment":
-            pod = doc["spec"]["template"]["spec"]
-            pod["nodeSelector"] = {"kubernetes.io/hostname": k8s_cluster.NODE}
-            pod["tolerations"] = [{"key": k8s_cluster.KWOK_TAINT, "operator": "Exists"}]
-    return docs
 
 
 def status(layout: Layout) -> Status:

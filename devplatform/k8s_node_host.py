@@ -22,6 +22,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import psutil
+
 from devplatform import processes
 from devplatform.k8s_node_config import (
     BRIDGE,
@@ -77,12 +79,14 @@ def changed(n: NodeLayout) -> bool:
 
 def owner() -> str | None:
     """The node folder that made the bridge, or None when there is no bridge."""
+    # Read from sysfs: psutil's network calls do not give an interface's alias.
     alias = Path(f"/sys/class/net/{BRIDGE}/ifalias")
     return alias.read_text().strip() if alias.exists() else None
 
 
 def cgroup_v1_hierarchies() -> list[Path]:
     """The v1 controller hierarchies (a hybrid host's cgroup2 mount is not one)."""
+    # cgroupfs used directly: it is the kernel's interface, and no maintained library wraps v1.
     if (CGROUP_FS / "cgroup.controllers").exists():
         raise processes.PlatformError(
             f"{NAME}: this machine has cgroup v2 only; the real node is made and tested for "
@@ -135,6 +139,7 @@ def prepare(n: NodeLayout) -> None:
 
 
 def _sysctl(name: str) -> str:
+    # /proc/sys read directly: psutil has no sysctls, and `sysctl` is only a wrapper of it.
     return Path("/proc/sys", name).read_text().strip()
 
 
@@ -183,6 +188,8 @@ def _clean_iptables(kube_proxy: Path) -> None:
     for counter in _nfacct_counters():
         _run("nfacct", "del", counter, check=False)
     # kube-proxy's cleanup leaves the kubelet's chains and the CNI plugins' (portmap).
+    # iptables-save parsed by hand: the CLI is iptables' interface (no maintained binding
+    # covers its nft backend).
     for tool in ("iptables", "ip6tables"):
         for table in ("filter", "nat", "mangle", "raw"):
             rules = _run(f"{tool}-save", "-t", table, check=False).stdout.splitlines()
@@ -199,6 +206,7 @@ def _clean_iptables(kube_proxy: Path) -> None:
 
 
 def _nfacct_counters() -> list[str]:
+    # `nfacct list` output: no Python binding of nfnetlink_acct exists.
     listed = _run("nfacct", "list", check=False).stdout
     return [c for c in NFACCT_COUNTERS if f"= {c};" in listed]
 
@@ -218,36 +226,34 @@ def _remove_cgroups() -> None:
 
 def _our_mounts(n: NodeLayout) -> list[str]:
     prefix = str(n.root)
-    points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    points = [part.mountpoint for part in psutil.disk_partitions(all=True)]
     ours = [p for p in points if p == prefix or p.startswith(prefix + "/")]
     return sorted(set(ours), key=lambda p: -p.count("/"))
 
 
 def _bridge_ports() -> list[str]:
+    # `ip` output: psutil does not know bridge ports, and no netlink library is installed.
     out = _run("ip", "-o", "link", "show", "master", BRIDGE, check=False).stdout
     return [line.split(": ")[1].split("@")[0] for line in out.splitlines() if ": " in line]
 
 
 def _cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
         return ""
 
 
 def our_processes(n: NodeLayout) -> list[int]:
+    """Live processes (not zombies) running from the node's folder, or containerd shims
+    of its containerd."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if proc.pid == os.getpid() or proc.info["status"] in (None, psutil.STATUS_ZOMBIE):
             continue
-        cmd = _cmdline(int(entry.name))
+        cmd = " ".join(proc.info["cmdline"] or [])
         if f"{n.root}/" in cmd or (cmd.startswith("containerd-shim") and str(n.socket) in cmd):
-            try:
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):
-                continue
-            if state != "Z":
-                found.append(int(entry.name))
+            found.append(proc.pid)
     return found
 
 
@@ -257,6 +263,7 @@ def leftovers(n: NodeLayout) -> list[str]:
     left += [f"mount {m}" for m in _our_mounts(n)]
     if owner() is not None:
         left.append(f"bridge {BRIDGE} (of {owner()})")
+    # `ip` output (links, routes): no netlink library (pyroute2) is installed.
     veths = _run("ip", "-o", "link", "show", "type", "veth", check=False).stdout.splitlines()
     left += [f"veth {v.split(': ')[1]}" for v in veths if "master docker0" not in v]
     routes = _run("ip", "route", check=False).stdout.splitlines()
@@ -271,9 +278,9 @@ def leftovers(n: NodeLayout) -> list[str]:
     before = json.loads(_before(n).read_text()) if _before(n).is_file() else []
     mine = [d for d in HOST_DIRS if str(d) not in before]
     left += [f"path {p}" for p in (*mine, *map(Path, OUR_HOST_FILES)) if p.exists()]
-    listening = _run("ss", "-ltnH", check=False).stdout
+    listening = {c.laddr.port for c in psutil.net_connections("tcp") if c.status == "LISTEN"}
     ports = (KUBELET_PORT, KUBELET_HEALTHZ_PORT, PROXY_METRICS_PORT, PROXY_HEALTHZ_PORT)
-    left += [f"port {p} listening" for p in ports if f":{p} " in listening]
+    left += [f"port {p} listening" for p in ports if p in listening]
     if _record(n).is_file():
         left.append(f"host changes not undone ({_record(n)})")
     return left

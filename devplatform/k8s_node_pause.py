@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LIBC_STATIC = Path("/usr/lib/x86_64-linux-gnu/libc.a")
 PUSH_ATTEMPTS = 5
+# A constant Dockerfile (no values pasted in): Dockerfiles have no serializer to use.
 DOCKERFILE = """FROM scratch
 ADD pause /pause
 USER 65535:65535

@@ -2,8 +2,8 @@
 
 Each service runs in its own session (so a Ctrl-C in the terminal that ran `up` does not
 reach it), writes stdout/stderr to a log file and has a pidfile in `<state>/run/NAME.pid`.
-Before signalling a pid we check /proc/PID/cmdline still names our program, so a recycled
-pid never makes us kill a stranger.
+Before signalling a pid we check its command line (psutil) still names our program, so a
+recycled pid never makes us kill a stranger.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import psutil
 
 from liveline.runlog import tail
 
@@ -37,19 +39,21 @@ def read_pid(pidfile: Path) -> int | None:
 def _alive(pid: int) -> bool:
     """True if pid runs and is not a zombie (a dead child we have not reaped yet)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError, ProcessLookupError):
+        zombie = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, ValueError):  # ValueError: pid < 0 (a corrupt pidfile)
         return False
+    except psutil.AccessDenied:  # its state is not readable here, but it exists
+        return True
     # A zombie has exited (its parent, init, has not reaped it yet).
-    return state != "Z"
+    return not zombie
 
 
 def _argv(pid: int) -> list[str]:
+    """The process's arguments; empty when it is gone, a zombie or not readable."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
+        return psutil.Process(pid).cmdline()
+    except (psutil.Error, ValueError):  # gone (or a zombie), not readable, pid < 0
         return []
-    return raw.decode(errors="replace").split("\0")[:-1]
 
 
 def is_ours(pid: int, markers: Sequence[str]) -> bool:
