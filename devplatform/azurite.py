@@ -102,10 +102,10 @@ def up(layout: Layout) -> None:
     if server_version(layout) is None:
         install(layout)
         logfile = layout.logfile(NAME)
-        pid = processes.running_pid(layout.pidfile(NAME), _markers(layout))
-        if pid is None:
-            s = layout.settings
-            cmd = [
+        s = layout.settings
+        processes.ensure_started(
+            NAME, layout.pidfile(NAME), _markers(layout),
+            lambda: [
                 _program(layout),
                 "--blobHost",
                 s.azurite_host,
@@ -115,16 +115,10 @@ def up(layout: Layout) -> None:
                 str(layout.azurite_data),
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
-            ]
-            pid = processes.start(NAME, cmd, layout.pidfile(NAME), logfile)
-        processes.wait_for(
-            NAME,
-            lambda: server_version(layout) is not None,
-            START_TIMEOUT_S,
-            logfile,
-            pid,
+            ],
+            lambda: server_version(layout) is not None, START_TIMEOUT_S, logfile,
             hint="Is the port taken (`ss -ltnp`)? Free it or set LIVELINE_AZURITE_PORT.",
-        )
+        )  # fmt: skip
     # The dev account key must work, not just the port: one authenticated call, no retries.
     try:
         with blob_service(layout, retry_total=0) as client:

@@ -72,27 +72,21 @@ def up(layout: Layout) -> None:
         )
     logfile = layout.logfile(NAME)
     dockerd = apt.ensure_program("dockerd", "docker.io", NAME, layout.logfile("apt"))
-    pid = processes.running_pid(layout.pidfile(NAME), _markers(layout))
-    if pid is None:
-        log.info("%s: starting dockerd on %s", NAME, addr)
-        cmd = [
+    log.info("%s: dockerd on %s (started unless it runs already)", NAME, addr)
+    processes.ensure_started(
+        NAME, layout.pidfile(NAME), _markers(layout),
+        lambda: [
             dockerd,
             f"--host={addr}",
             # No firewall changes on a shared machine; port publishing still works via
             # docker-proxy, and nothing here needs NAT to the outside.
             "--iptables=false",
             _own_pidfile_arg(layout),
-        ]
-        pid = processes.start(NAME, cmd, layout.pidfile(NAME), logfile)
-    processes.wait_for(
-        NAME,
-        lambda: version(layout) is not None,
-        START_TIMEOUT_S,
-        logfile,
-        pid,
+        ],
+        lambda: version(layout) is not None, START_TIMEOUT_S, logfile,
         hint="Check the log for storage-driver or cgroup errors; `python -m "
         "devplatform down` then `up` retries.",
-    )
+    )  # fmt: skip
     log.info("%s: engine %s answers at %s", NAME, version(layout), addr)
 
 

@@ -121,6 +121,25 @@ def start(name: str, cmd: Sequence[str], pidfile: Path, logfile: Path) -> int:
     return pid
 
 
+def ensure_started(
+    name: str,
+    pidfile: Path,
+    markers: Sequence[str],
+    command: Callable[[], Sequence[str]],
+    ready: Callable[[], bool],
+    timeout: float,
+    logfile: Path,
+    hint: str = "",
+) -> int:
+    """Start command() unless our process already runs from pidfile, then wait until
+    ready(); the pid."""
+    pid = running_pid(pidfile, markers)
+    if pid is None:
+        pid = start(name, command(), pidfile, logfile)
+    wait_for(name, ready, timeout, logfile, pid, hint=hint)
+    return pid
+
+
 def wait_for(
     name: str,
     ready: Callable[[], bool],

@@ -95,19 +95,13 @@ def up(layout: Layout) -> None:
     program = apt.ensure_program("docker-registry", "docker-registry", NAME, layout.logfile("apt"))
     (layout.registry_dir / "data").mkdir(parents=True, exist_ok=True)
     write_config(layout)
-    pid = processes.running_pid(layout.pidfile(NAME), _markers(layout))
-    if pid is None:
-        cmd = [program, "serve", str(config_path(layout))]
-        pid = processes.start(NAME, cmd, layout.pidfile(NAME), logfile)
-    processes.wait_for(
-        NAME,
-        lambda: answers(layout),
-        START_TIMEOUT_S,
-        logfile,
-        pid,
+    processes.ensure_started(
+        NAME, layout.pidfile(NAME), _markers(layout),
+        lambda: [program, "serve", str(config_path(layout))],
+        lambda: answers(layout), START_TIMEOUT_S, logfile,
         hint=f"Is {layout.settings.registry} taken by another program (`ss -ltnp`)? "
         "Free it or set LIVELINE_REGISTRY_PORT.",
-    )
+    )  # fmt: skip
     log.info("%s: answers at %s", NAME, url(layout))
 
 
