@@ -205,6 +205,10 @@ def up(layout: Layout) -> None:
             f"{NAME}: containerd runs but its CRI plugin did not load; see "
             f"{_logfile(n, 'containerd')} (`ctr --address {n.socket} plugins ls`)"
         )
+    # The CRI server initialises after containerd answers `ctr version`; a kubelet started
+    # before that exits ("server is not initialized yet").
+    processes.wait_for(f"{NAME} containerd CRI", lambda: _crictl(n, "info").returncode == 0,
+                       START_TIMEOUT_S, _logfile(n, "containerd"), pid)  # fmt: skip
     _pull(n, n.pause_image)
 
     pid, started = _start(n, "kubelet")
@@ -236,17 +240,21 @@ def _leftover(n: NodeLayout) -> bool:
             or host.changed(n) or bool(host.our_processes(n)))  # fmt: skip
 
 
+def _crictl(n: NodeLayout, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    crictl = [str(k8s_build.binary(n.layout, "crictl")), "--config", str(n.file("crictl.yaml"))]
+    return subprocess.run([*crictl, *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)  # fmt: skip
+
+
 def _remove_pods(n: NodeLayout) -> None:
     """Stop and remove every pod sandbox through CRI: the CNI plugins' DEL frees the pod's
     veth, address and port mappings, and containerd unmounts its namespace."""
-    crictl = [str(k8s_build.binary(n.layout, "crictl")), "--config", str(n.file("crictl.yaml"))]
     if not k8s_build.binary(n.layout, "crictl").is_file():
         return
-    pods = subprocess.run([*crictl, "pods", "-q"], capture_output=True, text=True, timeout=60,
-                          check=False).stdout.split()  # fmt: skip
+    pods = _crictl(n, "pods", "-q").stdout.split()
     if pods:
         for verb in (["stopp"], ["rmp", "-f"]):
-            subprocess.run([*crictl, *verb, *pods], capture_output=True, timeout=120, check=False)
+            _crictl(n, *verb, *pods, timeout=120)
 
 
 def down(layout: Layout) -> bool:
