@@ -34,6 +34,7 @@ from devplatform import k8s_node
 from liveline import k8s, modelstore, settings
 from liveline.constants import COMMIT_TAG, MANIFEST_V2
 from orchestration.definitions import ASSETS, CHECKS, resources
+from orchestration.resources.cluster import ClusterResource
 from tests.support.gitrepo import git
 from tests.support.outage import OUTAGE, resources_with_outage
 from tests.support.prober import Prober
@@ -110,11 +111,17 @@ def commit(w, text: str) -> str:
     return git(w.repo, "rev-parse", "HEAD")
 
 
-def release(w, selection: list[str], head: str, check: bool = True, outage: bool = False):
+def release(
+    w, selection: list[str], head: str, check: bool = True, outage: bool = False,
+    deadline_s: int = 0,
+):  # fmt: skip
     config = {"app_source": {"config": {"repo": str(w.repo), "commit": head}}}
+    chosen = resources_with_outage() if outage else resources(settings.load())
+    if deadline_s:  # the test's patience for a rollout, not production's 60 s
+        chosen["cluster"] = ClusterResource.from_settings(settings.load(),
+                                                          progress_deadline_s=deadline_s)  # fmt: skip
     result = materialize(
-        [*ASSETS, *CHECKS], instance=w.instance,
-        resources=resources_with_outage() if outage else resources(settings.load()),
+        [*ASSETS, *CHECKS], instance=w.instance, resources=chosen,
         selection=selection,
         run_config={"ops": config if "app_source" in selection else {}},
         tags={COMMIT_TAG: head}, raise_on_error=False,
@@ -190,8 +197,10 @@ def test_an_outage_fails_the_step_that_needs_the_service_and_loses_nothing(world
             assert requests.get(by_digest, headers={"Accept": MANIFEST_V2}, timeout=10).ok
 
     # Recovered: the same release goes live (in production the release sensor requests it
-    # again; see test_sensors_release and test_daemon_e2e).
-    release(w, RELEASE[RELEASE.index(failed) :], head)
+    # again; see test_sensors_release and test_daemon_e2e). Right after an API-server
+    # restart the new pods can take longer than the manifests' 60 s deadline to be Ready
+    # (seen once in CI: the control plane re-elects its leaders and the kubelet re-lists).
+    release(w, RELEASE[RELEASE.index(failed) :], head, deadline_s=240)
     assert live(w).annotations[k8s.A_CODE] == head
 
 
