@@ -118,8 +118,8 @@ def release(
     config = {"app_source": {"config": {"repo": str(w.repo), "commit": head}}}
     chosen = resources_with_outage() if outage else resources(settings.load())
     if deadline_s:  # the test's patience for a rollout, not production's 60 s
-        chosen["cluster"] = ClusterResource.from_settings(settings.load(),
-                                                          progress_deadline_s=deadline_s)  # fmt: skip
+        patient = ClusterResource.from_settings(settings.load(), progress_deadline_s=deadline_s)
+        chosen["cluster"] = patient
     result = materialize(
         [*ASSETS, *CHECKS], instance=w.instance, resources=chosen,
         selection=selection,
