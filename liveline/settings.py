@@ -79,8 +79,13 @@ class Settings:
     # A real account (https://<name>.blob.core.windows.net) is reached with
     # DefaultAzureCredential, never an account key.
     models_account_url: str = ""
-    # Held-out metrics a model must reach to be published, "metric=minimum,...".
-    model_min_metrics: str = "accuracy=0.9,f1=0.9,roc_auc=0.95"
+    # The project configuration: [tool.liveline] of this file, or a liveline.toml
+    # (liveline/project.py: the training, its data and the quality gates); empty:
+    # <app_repo>/liveline.toml if there is one, else <app_repo>/pyproject.toml.
+    project_file: str = ""
+    # A quality gate for every model, "metric=threshold,..." (rmse=40: at most 40),
+    # over the project's gates; empty: the project's gate for each model and task.
+    model_gate: str = ""
     # The git repository and branch whose commits app_source follows; an empty branch
     # means the branch checked out there, else main.
     app_repo: Path = REPO_ROOT
@@ -157,6 +162,13 @@ class Settings:
     @property
     def k8s_overlay_dir(self) -> Path:
         return REPO_ROOT / "k8s" / "overlays" / self.k8s_overlay
+
+    @property
+    def project_path(self) -> Path:
+        if self.project_file:
+            return Path(self.project_file)
+        own = self.app_repo / "liveline.toml"
+        return own if own.exists() else self.app_repo / "pyproject.toml"
 
     @property
     def blob_account_url(self) -> str:

@@ -1,8 +1,11 @@
-"""`liveline publish`: publish a trained model to blob storage without running Dagster.
+"""`liveline publish`: publish a model to blob storage without running Dagster.
 
-The same library code as the asset graph's model_blob (liveline.modelstore): the quality
-gate, artifact first and card last, and a version that is already published is kept.
-`liveline publish --list` shows the valid published versions, newest first.
+Three ways in, one library path (liveline.modelstore, liveline.publish): a folder with a
+card (`--model-dir`, what `liveline train` writes), or an estimator trained anywhere and
+saved with skops plus its held-out data (`--estimator model.skops --eval-data eval.csv
+--target COLUMN --name NAME`, CSV or Parquet). The quality gate, artifact first and card
+last, and a version that is already published is kept. `--list` shows the valid
+published versions, newest first.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from pathlib import Path
 from azure.core.exceptions import AzureError
 from azure.storage.blob import ContainerClient
 
-from liveline import modelstore, settings
+import modelcard
+from liveline import modelstore, project, settings
 
 log = logging.getLogger("liveline_cli.publish")
 
@@ -26,7 +30,12 @@ def parse_args(argv: list[str] | None, defaults: settings.Settings) -> argparse.
     )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--model-dir", type=Path, help="folder with model.skops + model_card.json")
+    target.add_argument("--estimator", type=Path, help="a fitted estimator saved with skops")
     target.add_argument("--list", action="store_true", help="list valid published models")
+    given = parser.add_argument_group("with --estimator")
+    given.add_argument("--eval-data", type=Path, help="held-out rows, .csv or .parquet")
+    given.add_argument("--target", help="the label column of --eval-data")
+    given.add_argument("--name", help="the model's name (its folder in the store)")
     parser.add_argument(
         "--account-url",
         default=modelstore.account_url(defaults),
@@ -38,25 +47,32 @@ def parse_args(argv: list[str] | None, defaults: settings.Settings) -> argparse.
         help="container (LIVELINE_MODELS_CONTAINER; default: %(default)s)",
     )
     parser.add_argument(
-        "--min-metrics",
-        default=defaults.model_min_metrics,
-        help="quality gate, metric=minimum,... (LIVELINE_MODEL_MIN_METRICS; default: %(default)s)",
+        "--gate",
+        default=defaults.model_gate,
+        help="quality gate for this publish, metric=threshold,... (LIVELINE_MODEL_GATE; "
+        "default: the project's gate for the model and its task)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.estimator and not (args.eval_data and args.target and args.name):
+        parser.error("--estimator needs --eval-data, --target and --name")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # it logs every HTTP request
-    args = parse_args(argv, settings.load())
+    s = settings.load()
+    args = parse_args(argv, s)
     try:
-        minimums = modelstore.parse_min_metrics(args.min_metrics)
+        if args.estimator:
+            return _publish_estimator(args, s)
+        gates = project.load(s.project_path, args.gate).gates
         with modelstore.connect(args.account_url) as service:
             container = service.get_container_client(args.container)
             if args.list:
                 return _list(container)
-            done = modelstore.publish(container, args.model_dir, minimums)
-    except (ValueError, modelstore.ModelStoreError) as e:
+            done = modelstore.publish(container, args.model_dir, gates)
+    except (ValueError, modelstore.ModelStoreError, modelcard.CardError) as e:
         log.error("%s", e)
         return 1
     except AzureError as e:
@@ -64,14 +80,33 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     model = done.model
     verb = "published" if done.uploaded else "already published, kept"
-    log.info(
-        "%s %s %s: %s (sha256 %s)",
-        verb,
-        model.name,
-        model.version,
-        model.card_url,
-        model.artifact_sha256,
+    log.info("%s %s %s: %s (sha256 %s)", verb, model.name, model.version, model.card_url,
+             model.artifact_sha256)  # fmt: skip
+    return 0
+
+
+def _publish_estimator(args: argparse.Namespace, s: settings.Settings) -> int:
+    import dataclasses
+
+    # Imported here: scikit-learn and pandas cost seconds, and --list needs neither.
+    from liveline.publish import load_skops, publish_model
+    from model_training.tables import read_table, split_target
+
+    estimator = load_skops(args.estimator)
+    x, y = split_target(read_table(args.eval_data), args.target, str(args.eval_data))
+    s = dataclasses.replace(s, models_account_url=args.account_url,
+                            models_container=args.container)  # fmt: skip
+    model = publish_model(
+        estimator,
+        x,
+        y,
+        name=args.name,
+        source=str(args.eval_data),
+        gate=args.gate or None,
+        settings=s,
     )
+    log.info("%s %s: %s (sha256 %s)", model.name, model.version, model.card_url,
+             model.artifact_sha256)  # fmt: skip
     return 0
 
 

@@ -2,7 +2,11 @@
 
 The skops archive cannot serve: its zip timestamps and object-id file names change from
 one dump to the next. Instead we hash a canonical form of the fitted estimator: class
-names, constructor parameters and every fitted attribute (the trailing-underscore ones).
+names, constructor parameters and every fitted attribute (the trailing-underscore ones,
+and for estimators outside a Pipeline's own steps list the private ones too: a
+HistGradientBoosting model keeps its trees in `_predictors`). Objects that are not
+estimators (a tree's `Tree`, a random generator, a loss) are hashed by their pickling
+state, functions by their qualified name, so no memory address reaches the digest.
 """
 
 from __future__ import annotations
@@ -42,9 +46,16 @@ def _update(digest: Any, value: object) -> None:
         digest.update(b"}")
     elif isinstance(value, np.generic):
         _update(digest, np.asarray(value))
-    else:
+    elif value is None or isinstance(value, int | float | complex | str | bytes | type):
         # repr of floats is exact (shortest round-trip form), of ints and str unambiguous.
         digest.update(f"{type(value).__name__}:{value!r};".encode())
+    elif callable(value) and hasattr(value, "__qualname__"):
+        digest.update(f"callable:{getattr(value, '__module__', '')}.{value.__qualname__};".encode())
+    else:
+        cls = type(value)
+        digest.update(f"object:{cls.__module__}.{cls.__qualname__}(".encode())
+        _update(digest, value.__getstate__())
+        digest.update(b")")
 
 
 def _update_estimator(digest: Any, estimator: BaseEstimator) -> None:
@@ -56,9 +67,16 @@ def _update_estimator(digest: Any, estimator: BaseEstimator) -> None:
             _update_estimator(digest, step)
     else:
         _update(digest, estimator.get_params(deep=False))
-    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
+    fitted = {k: v for k, v in vars(estimator).items() if _is_fitted_state(k)}
     _update(digest, fitted)
     digest.update(b")")
+
+
+def _is_fitted_state(name: str) -> bool:
+    """Public fitted attributes (`coef_`) and private state (`_predictors`), no dunders."""
+    return (name.endswith("_") and not name.startswith("__")) or (
+        name.startswith("_") and not name.startswith("__")
+    )
 
 
 def model_version(estimator: BaseEstimator) -> str:

@@ -1,38 +1,50 @@
-"""Train and evaluate the classifier. No I/O here: callers load data and write results."""
+"""Train and evaluate the built-in classifier. No I/O here: callers load data and write."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+import modelcard
 from model_training.config import TrainingConfig
 from model_training.data import Dataset
+from model_training.evaluate import metrics, predict
 from model_training.fingerprint import model_version
+from model_training.tables import EvalData, eval_data
 
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A fitted pipeline with what is needed to describe it in a model card."""
+    """A fitted pipeline, the held-out rows it was measured on, and where it came from."""
 
     config: TrainingConfig
     pipeline: Pipeline
     version: str
     metrics: dict[str, float]
+    evaluation: EvalData
     dataset_name: str
     dataset_fingerprint: str
-    feature_names: tuple[str, ...]
-    class_labels: tuple[int, ...]
-    class_names: tuple[str, ...]
     n_train: int
-    n_test: int
-    golden_inputs: np.ndarray
-    golden_probabilities: np.ndarray
+
+    @property
+    def n_test(self) -> int:
+        return len(self.evaluation.features)
+
+    @property
+    def lineage(self) -> dict[str, object]:
+        return {
+            "training_data": {
+                "name": self.dataset_name,
+                "fingerprint": self.dataset_fingerprint,
+                "n_train": self.n_train,
+                "n_test": self.n_test,
+            },
+            "config": self.config.to_dict(),
+        }
 
 
 def build_pipeline(config: TrainingConfig) -> Pipeline:
@@ -60,27 +72,22 @@ def train(config: TrainingConfig, dataset: Dataset) -> TrainedModel:
         stratify=dataset.target,
     )
     pipeline = build_pipeline(config).fit(x_train, y_train)
-    probabilities = pipeline.predict_proba(x_test)
-    predictions = pipeline.classes_[probabilities.argmax(axis=1)]
-    metrics = {
-        "accuracy": float(accuracy_score(y_test, predictions)),
-        "f1": float(f1_score(y_test, predictions)),
-        "roc_auc": float(roc_auc_score(y_test, probabilities[:, 1])),
-    }
-    golden = x_test[: config.golden_rows]
-    labels = tuple(int(c) for c in pipeline.classes_)
+    held_out = eval_data(
+        x_test,
+        y_test,
+        feature_names=dataset.feature_names,
+        source=f"{dataset.name} (held-out {config.test_size:g})",
+        class_names=dict(enumerate(dataset.target_names)),
+    )
+    predictions, probabilities = predict(pipeline, held_out.features)
+    task = modelcard.BINARY if len(pipeline.classes_) == 2 else modelcard.MULTICLASS
     return TrainedModel(
         config=config,
         pipeline=pipeline,
         version=model_version(pipeline),
-        metrics=metrics,
+        metrics=metrics(task, held_out.target, predictions, probabilities, pipeline.classes_),
+        evaluation=held_out,
         dataset_name=dataset.name,
         dataset_fingerprint=dataset.fingerprint,
-        feature_names=dataset.feature_names,
-        class_labels=labels,
-        class_names=tuple(dataset.target_names[c] for c in labels),
         n_train=len(x_train),
-        n_test=len(x_test),
-        golden_inputs=golden,
-        golden_probabilities=pipeline.predict_proba(golden),
     )

@@ -1,18 +1,26 @@
-"""Reading, checking and writing model cards (schema version 1)."""
+"""Reading model cards: schema version 2, and version 1 cards read as version 2.
+
+The JSON Schema in model_card.schema.json documents the same contract for other tools;
+this reader is hand-written because the serving image and notebooks carry this package
+with the standard library only, and because its errors name the field and the fix.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
-ARTIFACT_FILE = "model.skops"
+from modelcard.tasks import BINARY, CLASSIFICATION, MULTICLASS, REGRESSION, TASKS
+
+SCHEMA_VERSION = 2
+READS = (1, 2)
 CARD_FILE = "model_card.json"
+ARTIFACT_FILE = "model.skops"
+SKOPS = "skops"
+
+Label = int | str
 
 
 class CardError(Exception):
@@ -20,18 +28,70 @@ class CardError(Exception):
 
 
 @dataclass(frozen=True)
-class ModelCard:
-    """The fields of the model card that publishing and serving rely on."""
+class Feature:
+    name: str
+    dtype: str
 
+
+@dataclass(frozen=True)
+class Artifact:
+    file: str
+    format: str
+    sha256: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Golden:
+    """Held-out rows and what the model answered for them when it was published."""
+
+    inputs: tuple[tuple[float, ...], ...]
+    predictions: tuple[Label | float, ...]
+    probabilities: tuple[tuple[float, ...], ...] | None  # classifiers only
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A parsed card; `raw` keeps the JSON object as written."""
+
+    schema_version: int
     model_name: str
     model_version: str
-    artifact_file: str
-    artifact_sha256: str
-    feature_names: tuple[str, ...]
-    classes: tuple[int, ...]
+    task: str
+    features: tuple[Feature, ...]
+    classes: tuple[Label, ...]  # empty for a regressor
     class_names: tuple[str, ...]
-    sklearn_version: str
+    metrics: dict[str, float]
+    artifacts: tuple[Artifact, ...]
+    libraries: dict[str, str]
+    golden: Golden
+    created_at: str | None
     raw: dict[str, Any]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task in CLASSIFICATION
+
+    @property
+    def artifact(self) -> Artifact:
+        """The skops artifact, which every card has."""
+        return next(a for a in self.artifacts if a.format == SKOPS)
+
+    @property
+    def artifact_file(self) -> str:
+        return self.artifact.file
+
+    @property
+    def artifact_sha256(self) -> str:
+        return self.artifact.sha256
+
+    @property
+    def sklearn_version(self) -> str:
+        return self.libraries["scikit-learn"]
 
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "model card") -> ModelCard:
@@ -39,37 +99,25 @@ class ModelCard:
             raw = json.loads(text)
         except ValueError as e:
             raise CardError(f"{source} is not valid JSON: {e}") from e
+        return cls.from_dict(raw, source)
+
+    @classmethod
+    def from_dict(cls, raw: object, source: str = "model card") -> ModelCard:
         if not isinstance(raw, dict):
             raise CardError(f"{source} must be a JSON object, got {type(raw).__name__}")
         schema = raw.get("schema_version")
-        if schema != SCHEMA_VERSION:
+        if schema not in READS:
             raise CardError(
-                f"{source} has schema_version {schema!r}; this service reads "
-                f"{SCHEMA_VERSION}: retrain or upgrade the serving image"
+                f"{source} has schema_version {schema!r}; this Liveline reads {list(READS)}: "
+                "publish it with this Liveline, or upgrade the serving image"
             )
         try:
-            artifact = raw["artifact"]
-            card = cls(
-                model_name=_text(raw["model_name"], "model_name"),
-                model_version=_text(raw["model_version"], "model_version"),
-                artifact_file=_text(artifact["file"], "artifact.file"),
-                artifact_sha256=_text(artifact["sha256"], "artifact.sha256"),
-                feature_names=tuple(_text(n, "feature_names[]") for n in raw["feature_names"]),
-                classes=tuple(_integer(c, "classes[]") for c in raw["classes"]),
-                class_names=tuple(_text(n, "class_names[]") for n in raw["class_names"]),
-                sklearn_version=_text(raw["sklearn_version"], "sklearn_version"),
-                raw=raw,
-            )
+            card = _parse(raw, _upgrade_v1(raw) if schema == 1 else raw)
         except KeyError as e:
             raise CardError(f"{source} lacks the field {e.args[0]!r}") from e
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, AttributeError) as e:
             raise CardError(f"{source} is malformed: {e}") from e
-        if not card.feature_names or len(set(card.feature_names)) != len(card.feature_names):
-            raise CardError(f"{source}: feature_names must be non-empty and unique")
-        if len(card.classes) < 2 or len(card.classes) != len(card.class_names):
-            raise CardError(f"{source}: needs 2+ classes, each with a name")
-        if Path(card.artifact_file).name != card.artifact_file:
-            raise CardError(f"{source}: artifact.file must be a plain file name")
+        _check(card, source)
         return card
 
     @classmethod
@@ -81,63 +129,119 @@ class ModelCard:
             raise CardError(f"cannot read the model card in {model_dir}: {e}") from e
 
 
+def _upgrade_v1(v1: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 card (binary classifiers, one artifact) in version 2's shape."""
+    classes = v1["classes"]
+    golden = v1["golden"]
+    predictions = [classes[max(range(len(p)), key=p.__getitem__)] for p in golden["probabilities"]]
+    return {
+        **v1,
+        "task": BINARY if len(classes) == 2 else MULTICLASS,
+        "features": [{"name": n, "dtype": "float64"} for n in v1["feature_names"]],
+        "artifacts": [v1["artifact"]],
+        "libraries": {"scikit-learn": v1["sklearn_version"]},
+        "golden": {**golden, "predictions": predictions},
+    }
+
+
+def _parse(raw: dict[str, Any], v2: dict[str, Any]) -> ModelCard:
+    task = _text(v2["task"], "task")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+    golden = v2["golden"]
+    probabilities = golden.get("probabilities") if task != REGRESSION else None
+    return ModelCard(
+        schema_version=raw["schema_version"],
+        model_name=_text(v2["model_name"], "model_name"),
+        model_version=_text(v2["model_version"], "model_version"),
+        task=task,
+        features=tuple(
+            Feature(_text(f["name"], "features[].name"), _text(f["dtype"], "features[].dtype"))
+            for f in _list(v2["features"], "features")
+        ),
+        classes=_labels(v2.get("classes", []) if task != REGRESSION else []),
+        class_names=tuple(_text(n, "class_names[]") for n in (
+            v2.get("class_names", []) if task != REGRESSION else [])),
+        metrics={_text(k, "metrics"): _number(v, f"metrics.{k}")
+                 for k, v in dict(v2.get("metrics") or {}).items()},
+        artifacts=tuple(
+            Artifact(
+                file=_text(a["file"], "artifacts[].file"),
+                format=_text(a.get("format", SKOPS), "artifacts[].format"),
+                sha256=_text(a["sha256"], "artifacts[].sha256"),
+                size=a.get("size"),
+            )
+            for a in _list(v2["artifacts"], "artifacts")
+        ),
+        libraries={_text(k, "libraries"): _text(v, f"libraries.{k}")
+                   for k, v in dict(v2["libraries"]).items()},
+        golden=Golden(
+            inputs=tuple(tuple(_number(x, "golden.inputs") for x in row)
+                         for row in _list(golden["inputs"], "golden.inputs")),
+            predictions=tuple(golden["predictions"]),
+            probabilities=None if probabilities is None else tuple(
+                tuple(_number(p, "golden.probabilities") for p in row) for row in probabilities
+            ),
+        ),
+        created_at=v2.get("created_at"),
+        raw=raw,
+    )  # fmt: skip
+
+
+def _check(card: ModelCard, source: str) -> None:
+    names = card.feature_names
+    if not names or len(set(names)) != len(names):
+        raise CardError(f"{source}: features must be non-empty with unique names")
+    if card.is_classifier:
+        want = 2 if card.task == BINARY else 3
+        if len(card.classes) < want or (card.task == BINARY and len(card.classes) != 2):
+            raise CardError(f"{source}: a {card.task} model needs {want} classes, not "
+                            f"{len(card.classes)}")  # fmt: skip
+        if len(card.class_names) != len(card.classes) or len(set(card.classes)) != len(
+            card.classes
+        ):
+            raise CardError(f"{source}: classes must be unique, each with a name")
+    if not any(a.format == SKOPS for a in card.artifacts):
+        raise CardError(f"{source}: artifacts lists no {SKOPS} artifact")
+    for a in card.artifacts:
+        if Path(a.file).name != a.file:
+            raise CardError(f"{source}: artifact file {a.file!r} must be a plain file name")
+    if "scikit-learn" not in card.libraries:
+        raise CardError(f"{source}: libraries lacks scikit-learn")
+    golden = card.golden
+    if not golden.inputs or any(len(row) != len(names) for row in golden.inputs):
+        raise CardError(f"{source}: golden.inputs must be rows of {len(names)} numbers")
+    if len(golden.predictions) != len(golden.inputs) or (
+        golden.probabilities is not None and len(golden.probabilities) != len(golden.inputs)
+    ):
+        raise CardError(f"{source}: golden needs one prediction per input row")
+    if card.is_classifier and golden.probabilities is None:
+        raise CardError(f"{source}: a classifier's golden set needs probabilities")
+
+
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{field} must be a non-empty string, got {value!r}")
     return value
 
 
-def _integer(value: object, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{field} must be an integer, got {value!r}")
+def _number(value: object, field: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError(f"{field} must be a number, got {value!r}")
     return value
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _list(value: object, field: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{field} must be a list, got {value!r}")
+    return value
 
 
-def verify_artifact(card: ModelCard, artifact: bytes) -> None:
-    """Refuse an artifact that is not the one the card describes."""
-    actual = sha256(artifact)
-    if actual != card.artifact_sha256:
-        raise CardError(
-            f"artifact sha256 {actual} does not match the model card's "
-            f"{card.artifact_sha256}: the artifact is corrupt or was tampered with; "
-            f"publish the model again"
-        )
-
-
-def check_sklearn_version(card: ModelCard, installed: str | None = None) -> None:
-    """Refuse a model trained with another scikit-learn than the one installed here
-    (read from the distribution's metadata: importing scikit-learn costs seconds)."""
-    installed = installed or metadata.version("scikit-learn")
-    if card.sklearn_version != installed:
-        raise CardError(
-            f"model {card.model_version} was trained with scikit-learn "
-            f"{card.sklearn_version} but this service runs {installed}: "
-            f"rebuild the image with scikit-learn=={card.sklearn_version} or retrain"
-        )
-
-
-def artifact_entry(artifact: bytes, fmt: str = "skops") -> dict[str, Any]:
-    """The card's description of an artifact: file, format, sha256, size."""
-    return {"file": ARTIFACT_FILE, "format": fmt, "sha256": sha256(artifact),
-            "size": len(artifact)}  # fmt: skip
-
-
-def card_json(card: dict[str, Any]) -> bytes:
-    return (json.dumps(card, indent=2, sort_keys=True) + "\n").encode()
-
-
-def write_model_dir(out_dir: Path, artifact: bytes, card: dict[str, Any]) -> Path:
-    """Write artifact and card into out_dir; the card is written last, atomically.
-
-    A reader that finds the card therefore finds the complete artifact it describes.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in ((ARTIFACT_FILE, artifact), (CARD_FILE, card_json(card))):
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, out_dir / name)
-    return out_dir / CARD_FILE
+def _labels(values: object) -> tuple[Label, ...]:
+    """Class labels: all integers or all strings (JSON keeps no other label exactly)."""
+    labels = tuple(_list(values, "classes"))
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in labels):
+        return labels
+    if all(isinstance(v, str) and v for v in labels):
+        return labels
+    raise ValueError(f"classes must be all integers or all non-empty strings, got {list(labels)}")

@@ -1,14 +1,17 @@
 """Blocking asset checks: a model below the quality gate never reaches blob storage, and
 an image that fails its smoke test is never pushed."""
 
+from pathlib import Path
+
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from liveline import modelstore, settings
+from liveline import modelstore, project, settings
 from liveline.constants import QUALITY_GATE_CHECK, SMOKE_CHECK
 from liveline.images import smoke
+from modelcard import ModelCard, shortfalls
 from orchestration.assets.image import serving_image
 from orchestration.assets.model import trained_model
-from orchestration.facts import ImageFacts, latest_metadata
+from orchestration.facts import ImageFacts, TrainedModelFacts
 from orchestration.faults import RETRY, classified
 from orchestration.resources.blob_store import BlobStoreResource
 from orchestration.resources.image_builder import ImageBuilderResource
@@ -16,17 +19,18 @@ from orchestration.resources.image_builder import ImageBuilderResource
 
 @asset_check(asset=trained_model, name=QUALITY_GATE_CHECK, blocking=True)
 def trained_model_quality_gate(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    """Held-out metrics reach their minimums (LIVELINE_MODEL_MIN_METRICS)."""
-    facts = latest_metadata(context.instance, trained_model.key)
-    minimums = modelstore.parse_min_metrics(settings.load().model_min_metrics)
-    metrics = {name: value for name, value in facts.items() if isinstance(value, float)}
-    problems = modelstore.shortfalls(metrics, minimums)
+    """Held-out metrics reach the model's quality gate (the project's gates)."""
+    facts = TrainedModelFacts.latest(context.instance)
+    card = ModelCard.read(Path(facts.path))
+    gate = project.from_settings(settings.load()).gates.for_model(card.model_name, card.task)
+    problems = shortfalls(card.metrics, gate)
     return AssetCheckResult(
         passed=not problems,
-        description="; ".join(problems) or "every metric reaches its minimum",
+        description="; ".join(problems) or "every metric passes its threshold",
         metadata={
-            "model_version": facts["model_version"],
-            **{f"min_{name}": MetadataValue.float(value) for name, value in minimums.items()},
+            "model_version": facts.model_version,
+            "task": card.task,
+            **{f"gate_{name}": MetadataValue.float(value) for name, value in gate.items()},
         },
     )
 

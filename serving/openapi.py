@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from modelcard import ModelCard
+from modelcard import TASKS, ModelCard
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
@@ -71,7 +71,11 @@ def build_openapi(
             },
         },
         "responses": {
-            "200": _json("One prediction and one probability row per input row.", "Scores"),
+            "200": _json(
+                "One prediction per input row"
+                + (", and one row of class probabilities." if card.is_classifier else "."),
+                "Scores",
+            ),
             "400": _json(
                 "Not JSON, wrong shape, a bad value or one the model cannot score.", "Error"
             ),
@@ -130,17 +134,24 @@ def _closed(properties: dict, description: str | None = None) -> dict:
 
 
 def _scores_properties(card: ModelCard) -> dict:
-    k = len(card.classes)
-    label = {"type": "integer", "enum": list(card.classes)}
-    probability = {"type": "number", "minimum": 0, "maximum": 1}
-    return {
+    identity = {
         "model_name": {"const": card.model_name},
         "model_version": {"const": card.model_version},
+    }
+    if not card.is_classifier:
+        value = {"type": "number", "description": f"The predicted value ({card.task})."}
+        return identity | {"predictions": {"type": "array", "minItems": 1, "items": value}}
+    k = len(card.classes)
+    kind = "string" if isinstance(card.classes[0], str) else "integer"
+    label = {"type": kind, "enum": list(card.classes)}
+    probability = {"type": "number", "minimum": 0, "maximum": 1}
+    return identity | {
         "classes": {"const": list(card.classes)},
         "predictions": {"type": "array", "minItems": 1, "items": label},
         "probabilities": {
             "type": "array",
             "minItems": 1,
+            "description": "One row per input row, one column per class, in classes order.",
             "items": {"type": "array", "minItems": k, "maxItems": k, "items": probability},
         },
     }
@@ -152,6 +163,7 @@ def _version_properties() -> dict:
         "build_time": _STRING,
         "model_name": _STRING,
         "model_version": _STRING,
+        "task": {"enum": list(TASKS)},
         "model_created_at": {"type": ["string", "null"]},
         "sklearn_version": _STRING,
     }

@@ -33,22 +33,22 @@ def score() -> Response:
         current_app.config["MAX_BATCH_ROWS"],
         current_app.config["MAX_ABS_VALUE"],
     )
-    probabilities = model.predict_proba(rows)
-    if not np.isfinite(probabilities).all():
-        bad = int(np.argwhere(~np.isfinite(probabilities))[0][0])
+    scores = model.predict(rows)
+    numbers = scores.predictions if scores.probabilities is None else scores.probabilities
+    if not np.isfinite(numbers).all():
+        bad = int(np.argwhere(~np.isfinite(numbers))[0][0])
         raise ApiError(
             400, f"input[{bad}] is out of the range the model can score (numeric overflow)"
         )
     current_app.extensions["metrics"].scored(len(rows))
-    return json_response(
-        {
-            "model_name": model.card.model_name,
-            "model_version": model.card.model_version,
-            "classes": model.classes,
-            "predictions": model.classes[probabilities.argmax(axis=1)],
-            "probabilities": probabilities,
-        }
-    )
+    body = {
+        "model_name": model.card.model_name,
+        "model_version": model.card.model_version,
+        "predictions": scores.predictions,
+    }
+    if scores.probabilities is not None:
+        body |= {"classes": list(model.card.classes), "probabilities": scores.probabilities}
+    return json_response(body)
 
 
 def _read_body() -> bytes:
@@ -90,6 +90,7 @@ def version() -> Response:
             "build_time": current_app.config["BUILD_TIME"],
             "model_name": card.model_name,
             "model_version": card.model_version,
+            "task": card.task,
             "model_created_at": card.raw.get("created_at"),
             "sklearn_version": card.sklearn_version,
         }

@@ -1,7 +1,8 @@
 """Run a serving image and smoke-test it the way the original pipeline's API test did.
 
 Ready on /readyz, /version names the expected code revision and model version, and the
-card's golden inputs score to the card's probabilities.
+card's golden inputs score to the card's predictions (and probabilities, for a
+classifier), whatever the model's task.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
+
+from modelcard import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,28 @@ def _json_object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
+def golden_problems(
+    scores: dict[str, Any], predictions: tuple[Any, ...], probabilities: tuple[Any, ...] | None
+) -> list[str]:
+    """How /score's answer differs from the card's golden set (nothing: an empty list)."""
+    problems = []
+    got = scores.get("predictions")
+    if not isinstance(got, list) or len(got) != len(predictions):
+        return [f"/score answered predictions {got!r} for {len(predictions)} golden rows"]
+    for i, (g, w) in enumerate(zip(got, predictions, strict=True)):
+        numeric = isinstance(w, float) and isinstance(g, int | float)
+        if (abs(g - w) > TOLERANCE * max(1.0, abs(w))) if numeric else g != w:
+            problems.append(f"golden row {i} predicted {g!r}, the card says {w!r}")
+    for i, (g, w) in enumerate(
+        zip(scores.get("probabilities") or [], probabilities or [], strict=False)
+    ):
+        if any(abs(a - b) > TOLERANCE for a, b in zip(g, w, strict=True)):
+            problems.append(f"golden row {i} scored {g}, the card says {w}")
+    if probabilities is not None and len(scores.get("probabilities") or []) != len(probabilities):
+        problems.append("/score answered no probabilities for the golden rows")
+    return problems
+
+
 def smoke_test(base: str, card: dict[str, Any], revision: str) -> dict[str, Any]:
     """Check /version and the golden set; return the /version document."""
     problems: list[str] = []
@@ -125,17 +150,13 @@ def smoke_test(base: str, card: dict[str, Any], revision: str) -> dict[str, Any]
         problems.append(
             f"/version model_version {version.get('model_version')!r} != {card['model_version']!r}"
         )
-    golden = card["golden"]
-    status, headers, scored = http_json(f"{base}/score", {"input": golden["inputs"]})
+    golden = ModelCard.from_dict(card).golden
+    status, headers, scored = http_json(f"{base}/score", {"input": golden.inputs})
     if status != 200:
         problems.append(f"/score on the golden set answered {status}: {scored}")
     else:
-        scores = _json_object(scored, "/score")
-        for i, (got, want) in enumerate(
-            zip(scores["probabilities"], golden["probabilities"], strict=True)
-        ):
-            if any(abs(g - w) > TOLERANCE for g, w in zip(got, want, strict=True)):
-                problems.append(f"golden row {i} scored {got}, the card says {want}")
+        problems += golden_problems(_json_object(scored, "/score"), golden.predictions,
+                                    golden.probabilities)  # fmt: skip
         if headers.get("X-Model-Version") != card["model_version"]:
             problems.append(f"X-Model-Version header {headers.get('X-Model-Version')!r}")
     if problems:

@@ -17,8 +17,6 @@ from liveline.modelstore.base import (
     connect,
     ensure_container,
     is_emulator,
-    parse_min_metrics,
-    shortfalls,
 )
 from liveline.modelstore.catalog import PublishedModel, Scan, download, get, newest_valid, scan
 from liveline.modelstore.publishing import Publication, publish, read_model_dir
@@ -35,9 +33,7 @@ __all__ = [
     "get",
     "is_emulator",
     "newest_valid",
-    "parse_min_metrics",
     "publish",
     "read_model_dir",
     "scan",
-    "shortfalls",
 ]

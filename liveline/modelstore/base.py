@@ -1,8 +1,7 @@
-"""What publishing and reading share: blob names, the error, the account, the quality gate."""
+"""What publishing and reading share: the error, the account, the container."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TypedDict
 from urllib.parse import urlsplit
 
@@ -58,29 +57,3 @@ def ensure_container(container: ContainerClient) -> None:
                 f"container {container.url} allows public {access!r} access; models must "
                 "stay private: turn public access off for it"
             ) from None
-
-
-def parse_min_metrics(text: str) -> dict[str, float]:
-    """The quality gate: "accuracy=0.9,f1=0.9" -> {"accuracy": 0.9, "f1": 0.9}."""
-    minimums: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        try:
-            if not sep or not name.strip().isidentifier():
-                raise ValueError(item)
-            minimums[name.strip()] = float(value)
-        except ValueError as e:
-            raise ValueError(f"quality gate {item!r} is not metric=minimum (e.g. f1=0.9)") from e
-    return minimums
-
-
-def shortfalls(metrics: Mapping[str, float], minimums: Mapping[str, float]) -> list[str]:
-    """Each metric below its minimum or missing, e.g. "accuracy 0.8500 < 0.9"."""
-    problems = []
-    for name, minimum in minimums.items():
-        value = metrics.get(name)
-        if value is None:
-            problems.append(f"{name} is missing (needs >= {minimum})")
-        elif not value >= minimum:  # also catches NaN
-            problems.append(f"{name} {value:.4f} < {minimum}")
-    return problems

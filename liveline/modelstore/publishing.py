@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,13 +13,9 @@ from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
 
 import modelcard
 from liveline.modelstore import journal
-from liveline.modelstore.base import (
-    UNCHANGED,
-    ModelStoreError,
-    ensure_container,
-    shortfalls,
-)
+from liveline.modelstore.base import UNCHANGED, ModelStoreError, ensure_container
 from liveline.modelstore.catalog import PublishedModel, read_version
+from liveline.project import Gates
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +34,17 @@ class Publication:
 def publish(
     container: ContainerClient,
     model_dir: Path,
-    min_metrics: Mapping[str, float] | None = None,
+    gates: Gates | None = None,
     stale_after: timedelta = STALE_PARTIAL,
 ) -> Publication:
     """Publish the model in model_dir; a version already published is kept as it is."""
     card, card_bytes, artifact = read_model_dir(model_dir)
     label = f"{card.model_name} {card.model_version}"
-    problems = shortfalls(card.raw.get("metrics") or {}, min_metrics or {})
+    try:
+        gate = (gates or Gates()).for_model(card.model_name, card.task)
+    except ValueError as e:
+        raise ModelStoreError(f"refusing to publish {label}: {e}") from e
+    problems = modelcard.shortfalls(card.metrics, gate)
     if problems:
         raise ModelStoreError(
             f"refusing to publish {label}: below the quality gate: " + "; ".join(problems)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, DataVersion, MaterializeResult, asset
 
-from liveline import modelstore, settings
+from liveline import modelstore, project, settings
 from orchestration.assets.model import GROUP, trained_model
 from orchestration.facts import PublishedModelFacts, TrainedModelFacts
 from orchestration.faults import RETRY, classified
@@ -20,9 +20,9 @@ def model_blob(context: AssetExecutionContext, blob_store: BlobStoreResource) ->
     model_dir = Path(TrainedModelFacts.latest(context.instance).path)
     # The blocking quality check stops a bad model within a run; the gate is applied
     # here again so that materializing model_blob on its own cannot publish one either.
-    gate = modelstore.parse_min_metrics(settings.load().model_min_metrics)
+    gates = project.from_settings(settings.load()).gates
     with blob_store.models() as container:
-        done = modelstore.publish(container, model_dir, gate)
+        done = modelstore.publish(container, model_dir, gates)
     model = done.model
     if not done.uploaded:
         context.log.info("%s %s was already published; kept", model.name, model.version)

@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: Dagster reads the config and resource
 # parameter annotations at definition time.
 
-import json
 from dataclasses import fields
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from liveline import modelstore, settings
 from model_training import TrainedModel, TrainingConfig, train
 from model_training.artifact import write_model
 from model_training.data import load_dataset
-from modelcard import CARD_FILE
+from modelcard import ModelCard
 from orchestration.facts import TrainedModelFacts, TrainingDataFacts
 
 GROUP = "model"
@@ -64,13 +63,14 @@ def trained_model(
         raise dg.Failure(f"the data set is no longer training_data's {expected}: rematerialize it")
     model = train(config.training_config(), data)
     model_dir = store_model(model, settings.load().models_dir)
-    card = json.loads((model_dir / CARD_FILE).read_text())
+    card = ModelCard.read(model_dir)
     return dg.MaterializeResult(
         metadata={
             **TrainedModelFacts(
-                model.config.model_name, model.version, str(model_dir), card["artifact"]["sha256"]
+                card.model_name, card.model_version, str(model_dir), card.artifact_sha256
             ).to_metadata(),
-            **{name: dg.MetadataValue.float(value) for name, value in model.metrics.items()},
+            "task": card.task,
+            **{name: dg.MetadataValue.float(value) for name, value in card.metrics.items()},
             "model_card": dg.MetadataValue.md(card_markdown(card)),
         },
         data_version=dg.DataVersion(model.version),
@@ -90,19 +90,26 @@ def store_model(model: TrainedModel, models_dir: Path) -> Path:
     return model_dir
 
 
-def card_markdown(card: dict) -> str:
+def card_markdown(card: ModelCard) -> str:
     """The model card as a short Markdown document for the Dagster UI."""
-    data = card["training_data"]
+    lineage = card.raw.get("lineage") or {}
+    data = lineage.get("training_data") or {}
+    evaluation = card.raw.get("evaluation") or {}
     rows = [
-        ("model", f"{card['model_name']} `{card['model_version']}`"),
-        *((name, f"{value:.4f}") for name, value in card["metrics"].items()),
-        ("training data", f"{data['name']} `{data['fingerprint'][:12]}`"),
-        ("split", f"{data['n_train']} train / {data['n_test']} test rows"),
-        ("config", ", ".join(f"{k}={v}" for k, v in card["config"].items())),
-        ("scikit-learn", card["sklearn_version"]),
-        ("artifact", f"{card['artifact']['file']}, sha256 `{card['artifact']['sha256']}`"),
-        ("classes", ", ".join(card["class_names"])),
-        ("created", card["created_at"]),
+        ("model", f"{card.model_name} `{card.model_version}`"),
+        ("task", card.task),
+        *((name, f"{value:.4f}") for name, value in card.metrics.items()),
+        ("training data", f"{data.get('name')} `{str(data.get('fingerprint'))[:12]}`"),
+        (
+            "evaluation",
+            f"{evaluation.get('rows')} rows `{str(evaluation.get('fingerprint'))[:12]}`",
+        ),
+        ("config", ", ".join(f"{k}={v}" for k, v in (lineage.get("config") or {}).items())),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in card.libraries.items())),
+        *(("artifact", f"{a.file} ({a.format}), sha256 `{a.sha256}`") for a in card.artifacts),
+        ("features", str(len(card.features))),
+        ("classes", ", ".join(card.class_names) or "none (regression)"),
+        ("created", str(card.created_at)),
     ]
     lines = ["| field | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)]
     return "\n".join(lines)

@@ -65,9 +65,11 @@ def test_publish_writes_artifact_and_card_with_hashes_into_a_private_container(
         f"{prefix}/model_card.json",
     }
     artifact, card_blob = blobs[f"{prefix}/model.skops"], blobs[f"{prefix}/model_card.json"]
-    assert artifact.metadata["sha256"] == card["artifact"]["sha256"] == done.model.artifact_sha256
+    assert (
+        artifact.metadata["sha256"] == card["artifacts"][0]["sha256"] == done.model.artifact_sha256
+    )
     assert card_blob.metadata["sha256"] == done.model.card_sha256
-    assert card_blob.metadata["artifact_sha256"] == card["artifact"]["sha256"]
+    assert card_blob.metadata["artifact_sha256"] == card["artifacts"][0]["sha256"]
     assert card_blob.last_modified >= artifact.last_modified  # the card last
     assert container.get_container_properties().public_access is None
     assert done.model.card_url == f"{container.url}/{prefix}/model_card.json"
@@ -81,7 +83,7 @@ def test_republishing_a_version_keeps_the_published_blobs(
     # The same model serialized again (as another process would) has other skops bytes.
     again = dataclasses.replace(trained, pipeline=copy.deepcopy(trained.pipeline))
     write_model(again, tmp_path / "again")
-    assert _card(tmp_path / "again")["artifact"]["sha256"] != first.artifact_sha256
+    assert _card(tmp_path / "again")["artifacts"][0]["sha256"] != first.artifact_sha256
     done = modelstore.publish(container, tmp_path / "again")
     assert not done.uploaded
     assert done.model == first
@@ -105,7 +107,7 @@ def test_a_partial_upload_is_ignored_and_completed_by_the_next_publish(
     modelstore.publish(container, model_dir_pristine)
     # An interrupted publish of the newer model: its artifact without a card.
     artifact = (other_model_dir / "model.skops").read_bytes()
-    sha = _card(other_model_dir)["artifact"]["sha256"]
+    sha = _card(other_model_dir)["artifacts"][0]["sha256"]
     _blob(container, other_model_dir, "model.skops").upload_blob(artifact, metadata={"sha256": sha})
     found = modelstore.scan(container)
     assert [m.version for m in found.valid] == [_card(model_dir_pristine)["model_version"]]

@@ -57,7 +57,7 @@ def test_image_carries_lineage_labels(built, source):
     assert labels["org.opencontainers.image.created"] == "2026-01-01T00:00:00Z"
     assert labels["io.liveline.model.name"] == card["model_name"]
     assert labels["io.liveline.model.version"] == card["model_version"]
-    assert labels["io.liveline.sklearn.version"] == card["sklearn_version"]
+    assert labels["io.liveline.sklearn.version"] == card["libraries"]["scikit-learn"]
 
 
 def test_image_runs_as_non_root_with_healthcheck(built, docker_client):
@@ -71,7 +71,7 @@ def test_container_scores_over_http(built, docker_client):
     image, card, revision = built
     with smoke.running(docker_client, image.reference, name="liveline-test-serving") as base:
         version = smoke.smoke_test(base, card, revision)
-        assert version["sklearn_version"] == card["sklearn_version"]
+        assert version["sklearn_version"] == card["libraries"]["scikit-learn"]
         r = requests.post(
             f"{base}/score", data=b"{bad", timeout=5, headers={"Content-Type": "application/json"}
         )
@@ -162,7 +162,7 @@ def test_build_refuses_a_model_from_another_sklearn(
 ):
     card_path = model_dir / "model_card.json"
     card = json.loads(card_path.read_text())
-    card["sklearn_version"] = "0.0.1"
+    card["libraries"]["scikit-learn"] = "0.0.1"
     card_path.write_text(json.dumps(card))
     with pytest.raises(images.ImageError, match=r"trained with scikit-learn 0\.0\.1"):
         _build(docker_client, local_platform, tmp_path, source, model_dir, wheels, "badsk")

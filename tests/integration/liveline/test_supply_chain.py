@@ -218,8 +218,8 @@ def test_the_sbom_lists_what_is_installed_and_the_model_card_agrees(deployed):
         if c["purl"].startswith("pkg:pypi/")
     }
     debs = {c["name"]: c for c in doc["components"] if c["purl"].startswith("pkg:deb/debian/")}
-    assert pypi["scikit-learn"] == deployed.card["sklearn_version"]
-    assert deployed.image["sklearn_version"] == deployed.card["sklearn_version"]
+    assert pypi["scikit-learn"] == deployed.card["libraries"]["scikit-learn"]
+    assert deployed.image["sklearn_version"] == deployed.card["libraries"]["scikit-learn"]
     # Exactly the pinned requirements (pip and setuptools are removed from the image).
     pinned = dict(
         re.findall(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import sklearn
 
 from model_training import TrainingConfig, train
 from model_training.__main__ import main as train_main
-from model_training.artifact import build_card, serialize
+from model_training.artifact import described
 from model_training.data import load_dataset
 
 
@@ -45,18 +46,25 @@ def test_dataset_fingerprint_tracks_content(dataset):
 
 
 def test_card_describes_the_artifact(trained):
-    artifact = serialize(trained)
-    card = build_card(trained, artifact, datetime(2026, 1, 2, tzinfo=UTC))
+    done = described(trained, datetime(2026, 1, 2, tzinfo=UTC))
+    card, artifact = done.card, done.artifacts["model.skops"]
+    assert card["schema_version"] == 2 and card["task"] == "binary_classification"
     assert card["model_version"] == trained.version
-    assert len(card["artifact"]["sha256"]) == 64
-    assert card["artifact"]["size"] == len(artifact)
-    assert card["feature_names"][0] == "mean radius" and len(card["feature_names"]) == 30
+    (entry,) = card["artifacts"]
+    assert entry == {"file": "model.skops", "format": "skops", "size": len(artifact),
+                     "sha256": hashlib.sha256(artifact).hexdigest()}  # fmt: skip
+    assert card["features"][0] == {"name": "mean radius", "dtype": "float64"}
+    assert len(card["features"]) == 30
     assert card["classes"] == [0, 1]
     assert card["class_names"] == ["malignant", "benign"]
-    assert card["sklearn_version"] == sklearn.__version__
-    assert card["training_data"]["fingerprint"] == trained.dataset_fingerprint
+    assert card["libraries"]["scikit-learn"] == sklearn.__version__
+    assert card["lineage"]["training_data"]["fingerprint"] == trained.dataset_fingerprint
+    assert card["lineage"]["config"] == TrainingConfig().to_dict()
+    assert card["evaluation"]["rows"] == 143
+    assert card["metrics"] == pytest.approx(trained.metrics)
     assert card["created_at"] == "2026-01-02T00:00:00+00:00"
-    assert len(card["golden"]["inputs"]) == TrainingConfig().golden_rows
+    golden = card["golden"]
+    assert len(golden["inputs"]) == len(golden["predictions"]) == TrainingConfig().golden_rows
     json.dumps(card)  # serialisable as is
 
 
@@ -73,7 +81,7 @@ def test_command_writes_artifact_and_card(tmp_path, trained):
     assert train_main(["--out", str(tmp_path)]) == 0
     card = json.loads((tmp_path / "model_card.json").read_text())
     assert card["model_version"] == trained.version
-    assert (tmp_path / "model.skops").stat().st_size == card["artifact"]["size"]
+    assert (tmp_path / "model.skops").stat().st_size == card["artifacts"][0]["size"]
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore
-from modelcard import CARD_FILE
+from modelcard import CARD_FILE, ModelCard
 from orchestration.assets.model import card_markdown, store_model, trained_model, training_data
 from orchestration.checks import trained_model_quality_gate
 
@@ -19,7 +19,7 @@ GATE = AssetCheckKey(AssetKey("trained_model"), "quality_gate")
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("LIVELINE_STATE_DIR", str(tmp_path))
-    monkeypatch.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+    monkeypatch.delenv("LIVELINE_MODEL_GATE", raising=False)
     return tmp_path
 
 
@@ -40,7 +40,8 @@ def test_trained_model_records_versions_metrics_and_card(state_dir, dataset, tra
         assert model["accuracy"] == pytest.approx(trained.metrics["accuracy"])
         assert model["path"] == str(state_dir / "models" / trained.version)
         card = json.loads((state_dir / "models" / trained.version / CARD_FILE).read_text())
-        assert model["artifact_sha256"] == card["artifact"]["sha256"]
+        assert model["artifact_sha256"] == card["artifacts"][0]["sha256"]
+        assert model["task"] == "binary_classification"
         assert trained.version in model["model_card"]
         versions = {
             e.asset_key.to_user_string(): e.event_specific_data.materialization.tags
@@ -67,7 +68,7 @@ def test_run_config_trains_another_model(dataset):
 
 
 def test_quality_gate_fails_a_model_below_the_minimums(monkeypatch):
-    monkeypatch.setenv("LIVELINE_MODEL_MIN_METRICS", "accuracy=0.999,f1=0.5")
+    monkeypatch.setenv("LIVELINE_MODEL_GATE", "accuracy=0.999,f1=0.5")
     with instance_for_test() as instance:
         result = materialize(MODEL_STAGE, instance=instance, raise_on_error=False)
         assert not result.success
@@ -88,34 +89,7 @@ def test_store_model_keeps_an_intact_folder_and_repairs_a_broken_one(tmp_path, t
 
 
 def test_card_markdown_is_a_table(card):
-    text = card_markdown(card)
+    text = card_markdown(ModelCard.from_dict(card))
     assert text.startswith("| field | value |")
-    assert card["model_version"] in text and card["artifact"]["sha256"] in text
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("accuracy=0.9,f1=0.9,roc_auc=0.95", {"accuracy": 0.9, "f1": 0.9, "roc_auc": 0.95}),
-        (" accuracy = 0.8 , ", {"accuracy": 0.8}),
-        ("", {}),
-    ],
-)
-def test_min_metrics_parse(text, expected):
-    assert modelstore.parse_min_metrics(text) == expected
-
-
-@pytest.mark.parametrize("text", ["accuracy", "accuracy=high", "=0.9", "accuracy>=0.9"])
-def test_min_metrics_refuse_malformed_items(text):
-    with pytest.raises(ValueError, match="is not metric=minimum"):
-        modelstore.parse_min_metrics(text)
-
-
-def test_shortfalls_name_each_metric_below_its_minimum():
-    metrics = {"accuracy": 0.85, "f1": 0.95, "roc_auc": float("nan")}
-    minimums = {"accuracy": 0.9, "f1": 0.9, "roc_auc": 0.9, "recall": 0.5}
-    assert modelstore.shortfalls(metrics, minimums) == [
-        "accuracy 0.8500 < 0.9",
-        "roc_auc nan < 0.9",
-        "recall is missing (needs >= 0.5)",
-    ]
+    assert card["model_version"] in text and card["artifacts"][0]["sha256"] in text
+    assert "binary_classification" in text

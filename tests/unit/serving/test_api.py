@@ -30,7 +30,7 @@ def test_score_rows_in_card_order(client, card, trained):
 
 
 def test_score_instances_by_feature_name(client, card):
-    names = card["feature_names"]
+    names = [f["name"] for f in card["features"]]
     rows = card["golden"]["inputs"][:2]
     instances = [dict(reversed(list(zip(names, row, strict=True)))) for row in rows]
     by_name = _score(client, {"instances": instances}).get_json()
@@ -98,7 +98,7 @@ def test_bad_payloads_are_400_with_a_message(client, payload, message):
 
 
 def test_unknown_feature_name_is_400(client, card):
-    instance = dict.fromkeys(card["feature_names"], 1.0)
+    instance = dict.fromkeys([f["name"] for f in card["features"]], 1.0)
     instance["mean colour"] = 2.0
     r = _score(client, {"instances": [instance]})
     assert r.status_code == 400
@@ -106,7 +106,7 @@ def test_unknown_feature_name_is_400(client, card):
 
 
 def test_unknown_feature_replacing_a_known_one_is_400(client, card):
-    instance = dict.fromkeys(card["feature_names"][1:], 1.0)
+    instance = dict.fromkeys([f["name"] for f in card["features"]][1:], 1.0)
     instance["bogus"] = 1.0
     r = _score(client, {"instances": [instance]})
     assert r.status_code == 400
@@ -177,7 +177,7 @@ def test_health_ready_version(client, trained, card):
     assert version["build_time"] == "2026-01-01T00:00:00Z"
     assert version["model_version"] == trained.version
     assert version["model_name"] == card["model_name"]
-    assert version["sklearn_version"] == card["sklearn_version"]
+    assert version["sklearn_version"] == card["libraries"]["scikit-learn"]
 
 
 def test_metrics_count_requests_by_endpoint_and_status(client, trained):

@@ -55,7 +55,7 @@ def spec(client) -> dict:
 
 @pytest.fixture(scope="module")
 def names(card) -> list[str]:
-    return card["feature_names"]
+    return [f["name"] for f in card["features"]]
 
 
 @pytest.fixture(scope="module")
