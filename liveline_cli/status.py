@@ -34,7 +34,7 @@ from liveline_cli.common import (
     recorded,
     setup_logging,
 )
-from modelcard import CARD_FILE
+from modelcard import CARD_FILE, CardError, ModelCard
 
 SOURCE, TRAINED = AssetKey(constants.APP_SOURCE), AssetKey(constants.TRAINED_MODEL)
 BLOB_CALL = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10}
@@ -114,7 +114,8 @@ def model_facts(version: str, s: settings.Settings, instance: DagsterInstance | 
     found = {"version": version, "source": "unknown"}
     if f := recorded(instance, TRAINED, "model_version", version):
         metrics = {k: v for k, v in f.items() if isinstance(v, float)}
-        return {**found, "name": f.get("model_name"), "metrics": metrics, "source": "dagster"}
+        return {**found, "name": f.get("model_name"), "task": f.get("task"), "metrics": metrics,
+                "source": "dagster"}  # fmt: skip
     if not version:
         return found
     from liveline import modelstore  # imports scikit-learn: only when needed
@@ -126,12 +127,14 @@ def model_facts(version: str, s: settings.Settings, instance: DagsterInstance | 
                 if item.name.startswith("_"):
                     continue
                 card_name = f"{item.name}{version}/{CARD_FILE}"
-                with contextlib.suppress(AzureError):
-                    card = json.loads(container.download_blob(card_name, **BLOB_CALL).readall())
+                with contextlib.suppress(AzureError, CardError):
+                    raw = container.download_blob(card_name, **BLOB_CALL).readall()
+                    card = ModelCard.from_json(raw, source=card_name)
                     return {
                         **found,
-                        "name": card["model_name"],
-                        "metrics": card["metrics"],
+                        "name": card.model_name,
+                        "task": card.task,
+                        "metrics": card.metrics,
                         "source": "model card",
                     }
     except AzureError as e:
@@ -182,6 +185,7 @@ def render_text(report: dict) -> str:
     commit = c["sha"][:12] + (f'  "{first_line[0]}"' if first_line else "")
     commit += f"  {c['author']}, {c['date']}" if c.get("author") else ""
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in (m.get("metrics") or {}).items())
+    task = m.get("task") or ""
     deployed = f"{d.get('at') or 'unknown'}"
     if d.get("by"):
         deployed += f" by {d['by']} (release built by run {d['run_id']})"
@@ -193,7 +197,7 @@ def render_text(report: dict) -> str:
         f"{report['replicas_ready']} replicas ready",
         f"  image     {report['image']}",
         f"  commit    {commit}" + (f"  ({c['why_unknown']})" if c.get("why_unknown") else ""),
-        f"  model     {m.get('name') or ''} {m['version']}  {metrics}".rstrip()
+        f"  model     {m.get('name') or ''} {m['version']}  {task}  {metrics}".rstrip()
         + (f"  ({m['why_unknown']})" if m.get("why_unknown") else ""),
         f"  deployed  {deployed}",
         f"  url       {report['url'] or 'none (no load balancer address or NodePort)'}",

@@ -23,6 +23,12 @@ VERSION_LENGTH = 16
 
 def _update(digest: Any, value: object) -> None:
     if isinstance(value, np.ndarray):
+        if value.dtype.names:  # structured (a Tree's nodes): field by field, never padding
+            digest.update(f"struct{value.shape}".encode())
+            for name in value.dtype.names:
+                _update(digest, name)
+                _update(digest, np.ascontiguousarray(value[name]))
+            return
         if value.dtype == object:
             for item in value.ravel():
                 _update(digest, item)

@@ -14,10 +14,9 @@ import os
 import shutil
 import tarfile
 from pathlib import Path
-from typing import Any
 
 from liveline import git
-from modelcard import ARTIFACT_FILE, CARD_FILE
+from modelcard import ARTIFACT_FILE, CARD_FILE, ModelCard
 
 DOCKERFILE = "serving/Dockerfile"
 MODEL_FILES = (ARTIFACT_FILE, CARD_FILE)
@@ -113,7 +112,7 @@ def image_tag(revision: str, model_version: str) -> str:
 
 
 def build_args(
-    card: dict[str, Any],
+    card: ModelCard,
     revision: str,
     source: str,
     base_image: str,
@@ -128,7 +127,7 @@ def build_args(
         "SOURCE": source,
         "CREATED": created,
         "PORT": str(port),
-        "MODEL_NAME": str(card["model_name"]),
-        "MODEL_VERSION": str(card["model_version"]),
-        "SKLEARN_VERSION": str(card["sklearn_version"]),
+        "MODEL_NAME": card.model_name,
+        "MODEL_VERSION": card.model_version,
+        "SKLEARN_VERSION": card.sklearn_version,
     }

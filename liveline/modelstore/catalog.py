@@ -175,7 +175,7 @@ def validate(
     claimed = artifact_props.metadata.get("sha256")
     if claimed != card.artifact_sha256:
         problems.append(f"artifact blob metadata sha256 {claimed} is not the card's")
-    if artifact_props.size != card.raw["artifact"].get("size"):
+    if artifact_props.size != card.artifact.size:
         problems.append(f"artifact size {artifact_props.size} is not the card's")
     if artifact is not None and (actual := sha256(artifact)) != card.artifact_sha256:
         problems.append(f"the artifact's sha256 {actual} is not the card's: corrupt or tampered")

@@ -11,6 +11,7 @@ from pydantic import Field
 from liveline import git, images, modelstore, settings
 from liveline.constants import COMMIT_TAG, MODEL_TAG, SMOKE_CHECK
 from liveline.registry import RegistryError
+from modelcard import ModelCard
 from orchestration.assets.blob import model_blob
 from orchestration.facts import ImageFacts, PushedImageFacts, SourceFacts, require_passed
 from orchestration.faults import RETRY, classified
@@ -89,10 +90,11 @@ def serving_image(
             sbom_seconds = time.monotonic() - started
     # What is installed, read back from the image, must be what trained the model.
     installed = bom.version_of("scikit-learn")
-    if installed != model.card["sklearn_version"]:
+    trained_with = ModelCard.from_dict(model.card).sklearn_version
+    if installed != trained_with:
         raise dg.Failure(
             f"image {built.image_id} has scikit-learn {installed}, the model was trained "
-            f"with {model.card['sklearn_version']} (SBOM {bom_path})"
+            f"with {trained_with} (SBOM {bom_path})"
         )
     base = built.base
     assert base is not None  # build_serving_image always passes BASE_IMAGE

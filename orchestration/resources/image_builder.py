@@ -69,7 +69,7 @@ class ImageBuilderResource(ConfigurableResource):
             # The wheels must match the requirements at this commit, not the working tree's.
             wheels = ensure_wheels(source / "serving" / "requirements.txt", Path(self.wheels_dir))
             context = images.assemble_context(Path(tmp) / "context", source, model_dir, wheels)
-            card = ModelCard.read(model_dir).raw
+            card = ModelCard.read(model_dir)
             args = images.build_args(card, revision, str(repo), self.base_image, created,
                                      port=self.serve_port)  # fmt: skip
             return images.build(client, context, reference, args, timeout_s=self.build_timeout_s)

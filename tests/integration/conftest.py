@@ -22,6 +22,7 @@ from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
 from liveline import images, settings
 from liveline.images.wheels import ensure_wheels
+from modelcard import ModelCard
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,7 +94,9 @@ def serving_build(
         tmp_path_factory.mktemp("head-context"), source, model_dir_pristine, wheels
     )
     card = json.loads((model_dir_pristine / "model_card.json").read_text())
-    args = images.build_args(card, revision, "test", s.base_image, "2026-01-01T00:00:00Z")
+    args = images.build_args(
+        ModelCard.from_dict(card), revision, "test", s.base_image, "2026-01-01T00:00:00Z"
+    )
     tag = "liveline/test-serving:head"
     images.build(docker_client, context, tag, args)
     return tag

@@ -41,7 +41,7 @@ def world(tmp_path, monkeypatch, blob_service):
            "RELEASE_SETTLE_S": "0"}  # fmt: skip
     for key, value in {**env, "STATE_DIR": str(tmp_path / "state")}.items():
         monkeypatch.setenv(f"LIVELINE_{key}", value)
-    for key in ("WATCH_PATHS", "MODEL_SWEEP_S", "APP_BRANCH", "MODEL_MIN_METRICS"):
+    for key in ("WATCH_PATHS", "MODEL_SWEEP_S", "APP_BRANCH", "MODEL_GATE"):
         monkeypatch.delenv(f"LIVELINE_{key}", raising=False)
     container = blob_service.get_container_client(name)
     with instance_for_test() as instance:

@@ -26,6 +26,7 @@ from devplatform import k8s_node_host as node_host
 from devplatform.k8s_node_config import NODE, NodeLayout
 from liveline import images, k8s, settings
 from liveline.images.wheels import ensure_wheels
+from modelcard import ModelCard
 from tests.support.prober import Prober
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,9 @@ def pushed(real_node, docker_client, tmp_path_factory, model_dir_pristine) -> di
     repository = f"{s.registry}/{s.serving_repository}-node-test"
     out = {}
     for name, built_at in (("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z")):
-        args = images.build_args(card, revision, "test", s.base_image, built_at)
+        args = images.build_args(
+            ModelCard.from_dict(card), revision, "test", s.base_image, built_at
+        )
         images.build(docker_client, context, f"{repository}:{name}", args)
         out[name] = Pushed(_push(docker_client, repository, name, revision, card), built_at)
     bad = tmp_path_factory.mktemp("bad")

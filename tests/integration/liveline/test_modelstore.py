@@ -214,6 +214,6 @@ def test_the_publish_command(container, model_dir_pristine, card, capsys, caplog
     assert "already published, kept" in caplog.text
     assert publish.main(["--list", *args]) == 0
     assert card["model_version"] in capsys.readouterr().out
-    strict = ["--min-metrics", "accuracy=0.999"]
+    strict = ["--gate", "accuracy=0.999"]
     assert publish.main(["--model-dir", str(model_dir_pristine), *args, *strict]) == 1
     assert "below the quality gate" in caplog.text

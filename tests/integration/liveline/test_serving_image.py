@@ -15,6 +15,7 @@ from liveline import images, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
 from liveline.images.wheels import ensure_wheels
+from modelcard import ModelCard
 from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
@@ -39,7 +40,9 @@ def _build(docker_client, local_platform, tmp: Path, source, model_dir: Path, wh
     card = json.loads((model_dir / "model_card.json").read_text())
     s = local_platform.settings
     reference = f"{s.registry}/{s.serving_repository}-test:{tag}"
-    args = images.build_args(card, revision, "test", s.base_image, "2026-01-01T00:00:00Z")
+    args = images.build_args(
+        ModelCard.from_dict(card), revision, "test", s.base_image, "2026-01-01T00:00:00Z"
+    )
     return images.build(docker_client, context, reference, args), card, revision
 
 

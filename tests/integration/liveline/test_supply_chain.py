@@ -65,7 +65,7 @@ def deployed(app_repo, docker_client, blob_service, registry_url, kube_api):
         env.setenv("LIVELINE_MODELS_CONTAINER", name)
         env.setenv("LIVELINE_SERVING_REPOSITORY", REPOSITORY)
         env.setenv("LIVELINE_K8S_NAMESPACE", name)
-        env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+        env.delenv("LIVELINE_MODEL_GATE", raising=False)
         env.delenv("LIVELINE_BASE_IMAGE", raising=False)
         result = (
             defs()

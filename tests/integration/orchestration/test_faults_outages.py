@@ -90,7 +90,7 @@ def world(tmp_path_factory, local_platform, blob_service, kube_api, model_dir_pr
         for key, value in {"MODELS_CONTAINER": tag, "K8S_NAMESPACE": tag,
                            "SERVING_REPOSITORY": f"liveline/{tag}"}.items():  # fmt: skip
             env.setenv(f"LIVELINE_{key}", value)
-        env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+        env.delenv("LIVELINE_MODEL_GATE", raising=False)
         container = blob_service.get_container_client(tag)
         modelstore.publish(container, model_dir_pristine)
         w = SimpleNamespace(

@@ -42,7 +42,7 @@ def graph(docker_client, blob_service, registry_url, kube_api):
         env.setenv("LIVELINE_SERVING_REPOSITORY", REPOSITORY)
         env.setenv("LIVELINE_K8S_NAMESPACE", container)
         env.setenv("LIVELINE_K8S_NODE_PORT", str(NODE_PORT))
-        env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+        env.delenv("LIVELINE_MODEL_GATE", raising=False)
         result = defs().resolve_job_def("deploy").execute_in_process(instance=instance)
         ns = SimpleNamespace(
             instance=instance,

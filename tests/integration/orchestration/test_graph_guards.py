@@ -30,7 +30,7 @@ def env(monkeypatch, blob_service, docker_client):
     name = f"test-guard-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", name)
     monkeypatch.setenv("LIVELINE_SERVING_REPOSITORY", f"liveline/{name}")
-    monkeypatch.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+    monkeypatch.delenv("LIVELINE_MODEL_GATE", raising=False)
     container = blob_service.get_container_client(name)
     repository = f"{settings.load().registry}/liveline/{name}"
     with instance_for_test() as instance:
@@ -63,7 +63,7 @@ def failure(result, step: str) -> str:
 
 def test_a_model_below_the_gate_never_reaches_blob_storage(env, monkeypatch):
     instance, container, _ = env
-    monkeypatch.setenv("LIVELINE_MODEL_MIN_METRICS", "accuracy=0.999,roc_auc=0.9")
+    monkeypatch.setenv("LIVELINE_MODEL_GATE", "accuracy=0.999,roc_auc=0.9")
     result = run(instance, ["training_data", "trained_model", "model_blob"])
     assert not result.success
     (gate,) = result.get_asset_check_evaluations()

@@ -102,7 +102,7 @@ def leak_run(tmp_path_factory, docker_client, blob_service, kube_api, local_plat
         env.setenv("LIVELINE_MODELS_CONTAINER", name)
         env.setenv("LIVELINE_SERVING_REPOSITORY", REPOSITORY)
         env.setenv("LIVELINE_K8S_NAMESPACE", name)
-        env.delenv("LIVELINE_MODEL_MIN_METRICS", raising=False)
+        env.delenv("LIVELINE_MODEL_GATE", raising=False)
         level = root.level
         root.addHandler(records)
         root.setLevel(logging.DEBUG)
