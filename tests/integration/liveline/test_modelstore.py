@@ -15,6 +15,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from liveline import modelstore
+from liveline.project import Gates
 from liveline_cli import publish
 from model_training import TrainingConfig, train
 from model_training.artifact import write_model
@@ -187,7 +188,7 @@ def test_a_container_with_nothing_valid_is_an_error(container, model_dir_pristin
 
 def test_a_model_below_the_gate_is_not_published(container, model_dir_pristine):
     with pytest.raises(modelstore.ModelStoreError, match="below the quality gate: accuracy"):
-        modelstore.publish(container, model_dir_pristine, {"accuracy": 0.999})
+        modelstore.publish(container, model_dir_pristine, Gates(override={"accuracy": 0.999}))
     assert not container.exists()
 
 

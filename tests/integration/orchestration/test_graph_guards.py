@@ -177,7 +177,11 @@ def test_a_hostile_model_card_is_passed_over_and_alone_it_stops_the_build(
             "not JSON": b"{'model_name': oops",
             "missing fields": json.dumps({"model_name": good["model_name"]}).encode(),
             "newer scikit-learn": json.dumps(
-                {**good, "model_version": version, "sklearn_version": "99.0.0"}
+                {
+                    **good,
+                    "model_version": version,
+                    "libraries": {**good["libraries"], "scikit-learn": "99.0.0"},
+                }
             ).encode(),
         }[hostile]
         upload_version(container, f"{good['model_name']}/{version}", bad, artifact)
