@@ -11,6 +11,7 @@ predict_proba) answers on the same rows.
 from __future__ import annotations
 
 import logging
+import time
 
 import kubernetes
 import numpy as np
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 LIVE_TIMEOUT_S = 240
 TICK_S, SETTLE_S = 2, 2
+SERVICE_SWITCH_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +51,18 @@ def service_url(sc) -> str:
     return f"http://127.0.0.1:{service.spec.ports[0].node_port}"
 
 
-def score(url: str, rows) -> dict:
+def score(url: str, version: str, rows) -> dict:
+    """/score's answer from the given model version: the pods of the previous one leave
+    the Service's endpoints a moment after the rollout completes (their preStop pause)."""
     smoke.wait_url_ready(url, timeout=60)
-    r = requests.post(f"{url}/score", json={"instances": rows}, timeout=10)
-    assert r.status_code == 200, r.text
-    return r.json()
+    deadline = time.monotonic() + SERVICE_SWITCH_S
+    while True:
+        r = requests.post(f"{url}/score", json={"instances": rows}, timeout=10)
+        if r.headers.get("X-Model-Version") == version:
+            assert r.status_code == 200, r.text
+            return r.json()
+        assert time.monotonic() < deadline, f"{url} still serves {r.headers.get('X-Model-Version')}"
+        time.sleep(0.5)
 
 
 def test_a_multiclass_classifier_published_from_a_notebook_goes_live(world):
@@ -68,7 +77,7 @@ def test_a_multiclass_classifier_published_from_a_notebook_goes_live(world):
     world.wait_live(world.head(), published.version, LIVE_TIMEOUT_S)
     run = release_runs(world.dagster)[0]
     assert run.tags["liveline/model"] == f"wine/{published.version}"
-    body = score(service_url(world), x_eval.to_dict(orient="records"))
+    body = score(service_url(world), published.version, x_eval.to_dict(orient="records"))
     assert body["classes"] == ["barbera", "barolo", "grignolino"]
     assert body["predictions"] == list(model.predict(x_eval))
     np.testing.assert_allclose(body["probabilities"], model.predict_proba(x_eval), rtol=1e-9)
@@ -90,6 +99,6 @@ def test_a_regressor_published_from_the_command_line_goes_live(world, tmp_path, 
     (version,) = {b.name.split("/")[1] for b in world.container.list_blobs("sugar/")}
     world.wait_live(world.head(), version, LIVE_TIMEOUT_S)
     rows = x_eval.iloc[:50]
-    body = score(service_url(world), rows.to_dict(orient="records"))
+    body = score(service_url(world), version, rows.to_dict(orient="records"))
     assert set(body) == {"model_name", "model_version", "predictions"}
     np.testing.assert_allclose(body["predictions"], model.predict(rows), rtol=1e-9)
