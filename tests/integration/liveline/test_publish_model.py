@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import pickle
+import runpy
 import uuid
 from collections.abc import Iterator
 
@@ -196,3 +197,17 @@ def test_the_cli_names_a_missing_target_column(store, iris, tmp_path, caplog):
     assert publish.main(args) == 1
     assert "has no column 'species' for the labels" in caplog.text
     assert not container.exists()
+
+
+def test_the_example_script_publishes_its_model(store, monkeypatch, capsys):
+    s, container = store
+    monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", s.models_container)
+    path = settings.REPO_ROOT / "examples" / "publish_wine_classifier.py"
+    example = runpy.run_path(str(path))
+    assert example["main"]("wine-example") == 0
+    (card,) = [b.name for b in container.list_blobs("wine-example/") if b.name.endswith(CARD_FILE)]
+    published = ModelCard.from_json(container.download_blob(card).readall())
+    assert published.task == "multiclass_classification"
+    assert published.classes == ("barbera", "barolo", "grignolino")
+    assert published.raw["estimator"].endswith("HistGradientBoostingClassifier")
+    assert f"published wine-example {published.model_version}" in capsys.readouterr().out
