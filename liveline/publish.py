@@ -58,7 +58,7 @@ def publish_model(
                      source=source)  # fmt: skip
     described = describe(
         estimator, data, name=name, golden_rows=golden_rows,
-        lineage={"git_commit": _commit_here()},
+        lineage={"git_commit": git.head_or_none(Path.cwd())},
     )  # fmt: skip
     gates = project.from_settings(s).gates
     if gate is not None:
@@ -103,11 +103,3 @@ def _looks_pickled(path: Path) -> bool:
         raise Refused(f"cannot read {path}: {e}") from e
     # Pickle protocol 2+ starts with PROTO (0x80); joblib compresses with zlib (0x78).
     return path.suffix.lower() in PICKLE_SUFFIXES or head[:1] in (b"\x80", b"\x78")
-
-
-def _commit_here() -> str | None:
-    """The training code's commit: the git repository around the working directory."""
-    try:
-        return git.run(Path.cwd(), "rev-parse", "--verify", "HEAD") or None
-    except git.GitError:
-        return None

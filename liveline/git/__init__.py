@@ -34,6 +34,14 @@ def run(repo: Path, *args: str, timeout: float = GIT_TIMEOUT_S) -> str:
     return run_bytes(repo, *args, timeout=timeout).decode(errors="replace").strip()
 
 
+def head_or_none(repo: Path) -> str | None:
+    """The commit checked out in the repository around repo, if it is one (lineage)."""
+    try:
+        return run(repo, "rev-parse", "--verify", "HEAD") or None
+    except GitError:
+        return None
+
+
 def run_bytes(repo: Path, *args: str, timeout: float = GIT_TIMEOUT_S) -> bytes:
     shown = " ".join(args)
     # Never wait for a password: a sensor or a build has nobody to type it.

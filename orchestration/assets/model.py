@@ -3,66 +3,83 @@
 # No `from __future__ import annotations`: Dagster reads the config and resource
 # parameter annotations at definition time.
 
-from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from liveline import modelstore, settings
-from model_training import TrainedModel, TrainingConfig, train
-from model_training.artifact import write_model
-from model_training.data import load_dataset
-from modelcard import ModelCard
+from liveline import git, project, settings, training
+from model_training.describe import Described, describe
+from model_training.recipe import fit, table_summary
+from model_training.tables import eval_data
+from modelcard import CardError, ModelCard, verify_artifact, write_model_dir
 from orchestration.facts import TrainedModelFacts, TrainingDataFacts
 
 GROUP = "model"
-DEFAULTS = TrainingConfig()
 
 
 class TrainingRunConfig(dg.Config):
-    """Run config for trained_model: the fields of model_training.TrainingConfig."""
+    """Run-time overrides of the project's [tool.liveline.training] (empty: as declared)."""
 
-    model_name: str = DEFAULTS.model_name
-    random_state: int = DEFAULTS.random_state
-    test_size: float = Field(default=DEFAULTS.test_size, description="held-out share")
-    C: float = Field(default=DEFAULTS.C, description="inverse regularisation strength")
-    max_iter: int = DEFAULTS.max_iter
-    golden_rows: int = Field(default=DEFAULTS.golden_rows, description="smoke-test rows")
-
-    def training_config(self) -> TrainingConfig:
-        try:
-            return TrainingConfig(**{f.name: getattr(self, f.name) for f in fields(TrainingConfig)})
-        except ValueError as e:
-            raise dg.Failure(f"invalid training config: {e}") from e
+    model_name: str | None = None
+    random_state: int | None = None
+    test_size: float | None = Field(default=None, description="held-out share")
+    golden_rows: int | None = Field(default=None, description="smoke-test rows")
+    params: dict[str, Any] = Field(default={}, description="merged over the declared params")
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"python"})
+@dg.asset(group_name=GROUP, code_version="2", kinds={"python"})
 def training_data() -> dg.MaterializeResult:
-    """The training data set, versioned by a fingerprint of its content."""
-    data = load_dataset()
+    """The project's training table, versioned by a fingerprint of its content."""
+    table, source = training.load_table(project.from_settings(settings.load()), settings.load())
+    summary = table_summary(table)
     return dg.MaterializeResult(
         metadata={
-            **TrainingDataFacts(data.name, data.fingerprint).to_metadata(),
-            "rows": len(data.target),
-            "features": len(data.feature_names),
-            "classes": dg.MetadataValue.json(list(data.target_names)),
+            **TrainingDataFacts(source, summary["fingerprint"]).to_metadata(),
+            "rows": summary["rows"],
+            "columns": dg.MetadataValue.json(summary["columns"]),
         },
-        data_version=dg.DataVersion(data.fingerprint),
+        data_version=dg.DataVersion(summary["fingerprint"]),
     )
 
 
-@dg.asset(deps=[training_data], group_name=GROUP, code_version="1", kinds={"scikitlearn"})
+@dg.asset(deps=[training_data], group_name=GROUP, code_version="2", kinds={"scikitlearn"})
 def trained_model(
     context: dg.AssetExecutionContext, config: TrainingRunConfig
 ) -> dg.MaterializeResult:
-    """A classifier trained and evaluated on the training data, with its model card."""
-    data = load_dataset()
+    """The project's estimator trained on the training data and described by its card."""
+    s = settings.load()
+    declared = project.from_settings(s)
+    try:
+        recipe = training.recipe(
+            declared,
+            model_name=config.model_name,
+            random_state=config.random_state,
+            test_size=config.test_size,
+            golden_rows=config.golden_rows,
+            params=config.params or None,
+        )
+    except ValueError as e:
+        raise dg.Failure(f"invalid training config: {e}") from e  # fmt: skip
+    table, source = training.load_table(declared, s)
+    summary = table_summary(table)
     expected = TrainingDataFacts.latest(context.instance).fingerprint
-    if data.fingerprint != expected:
-        raise dg.Failure(f"the data set is no longer training_data's {expected}: rematerialize it")
-    model = train(config.training_config(), data)
-    model_dir = store_model(model, settings.load().models_dir)
+    if summary["fingerprint"] != expected:
+        raise dg.Failure(f"the training data is no longer training_data's {expected}: "
+                         "rematerialize it")  # fmt: skip
+    fitted = fit(recipe, table)
+    data = {"name": source, "fingerprint": summary["fingerprint"], "rows": summary["rows"],
+            "n_train": fitted.n_train, "n_test": len(fitted.x_eval)}  # fmt: skip
+    described = describe(
+        fitted.estimator,
+        eval_data(fitted.x_eval, fitted.y_eval, source=f"{source} (held-out {recipe.test_size:g})"),
+        name=recipe.model_name,
+        golden_rows=recipe.golden_rows,
+        lineage={"training_data": data, "config": recipe.to_dict(),
+                 "dagster_run_id": context.run.run_id, "git_commit": git.head_or_none(s.app_repo)},
+    )  # fmt: skip
+    model_dir = store_model(described, s.models_dir)
     card = ModelCard.read(model_dir)
     return dg.MaterializeResult(
         metadata={
@@ -73,20 +90,21 @@ def trained_model(
             **{name: dg.MetadataValue.float(value) for name, value in card.metrics.items()},
             "model_card": dg.MetadataValue.md(card_markdown(card)),
         },
-        data_version=dg.DataVersion(model.version),
+        data_version=dg.DataVersion(card.model_version),
     )
 
 
-def store_model(model: TrainedModel, models_dir: Path) -> Path:
+def store_model(described: Described, models_dir: Path) -> Path:
     """<models_dir>/<version>: an intact folder of this very model is kept, else rewritten."""
-    model_dir = models_dir / model.version
+    model_dir = models_dir / described.version
     try:
-        card, _, _ = modelstore.read_model_dir(model_dir)
-        if card.model_name == model.config.model_name:
+        card = ModelCard.read(model_dir)
+        verify_artifact(card, (model_dir / card.artifact_file).read_bytes())
+        if card.model_name == described.card["model_name"]:
             return model_dir
-    except modelstore.ModelStoreError:
+    except (OSError, CardError):
         pass
-    write_model(model, model_dir)
+    write_model_dir(model_dir, described.artifacts, described.card)
     return model_dir
 
 
