@@ -149,6 +149,8 @@ def _parse(raw: dict[str, Any], v2: dict[str, Any]) -> ModelCard:
     if task not in TASKS:
         raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
     golden = v2["golden"]
+    if task == REGRESSION and ("classes" in v2 or "probabilities" in golden):
+        raise ValueError("a regression card has no classes and no golden probabilities")
     probabilities = golden.get("probabilities") if task != REGRESSION else None
     return ModelCard(
         schema_version=raw["schema_version"],
