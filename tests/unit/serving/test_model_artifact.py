@@ -99,7 +99,7 @@ def test_malformed_card_is_refused(model_dir, text, message):
         ({"classes": [0, "1"]}, "classes"),
         ({"model_version": ""}, "model_version"),
         ({"task": "clustering"}, "task must be one of"),
-        ({"task": "regression"}, "the card says regression but the artifact is a classifier"),
+        ({"task": "regression"}, "a regression card has no classes"),
         ({"task": "multiclass_classification"}, "needs 3 classes"),
         ({"features": [{"name": "a", "dtype": "float64"}]}, "golden.inputs must be rows of 1"),
         ({"classes": [0, 2]}, "differ from the card"),
@@ -108,6 +108,18 @@ def test_malformed_card_is_refused(model_dir, text, message):
 def test_card_fields_are_checked(model_dir, changes, message):
     _rewrite_card(model_dir, **changes)
     with pytest.raises(ModelLoadError, match=message):
+        load_model(model_dir)
+
+
+def test_a_card_that_lies_about_the_task_is_refused(model_dir):
+    path = model_dir / "model_card.json"
+    card = json.loads(path.read_text())
+    for key in ("classes", "class_names"):
+        del card[key]
+    del card["golden"]["probabilities"]
+    card["task"] = "regression"
+    path.write_text(json.dumps(card))
+    with pytest.raises(ModelLoadError, match="says regression but the artifact is a classifier"):
         load_model(model_dir)
 
 
