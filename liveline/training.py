@@ -17,12 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from liveline import modelstore
+from liveline import git, modelstore
 from liveline.project import Project, ProjectError
 from liveline.settings import Settings
-from model_training.recipe import DEFAULT_LOADER, Recipe, resolve
+from model_training.describe import Described, describe
+from model_training.recipe import DEFAULT_LOADER, Recipe, fit, resolve, table_summary
 from model_training.refused import Refused
-from model_training.tables import read_table
+from model_training.tables import eval_data, read_table
 
 SOURCES = ("loader", "path", "blob")
 RECIPE_KEYS = {f.name for f in dataclasses.fields(Recipe)}
@@ -78,3 +79,40 @@ def _read_blob(s: Settings, container: str, name: str, project: Project) -> pd.D
         path = Path(tmp) / Path(name).name
         path.write_bytes(content)
         return read_table(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    described: Described
+    source: str
+    summary: dict[str, Any]  # of the training table: rows, columns, fingerprint
+
+
+def train(
+    project: Project,
+    s: Settings,
+    recipe: Recipe,
+    expected_fingerprint: str | None = None,
+    run_id: str | None = None,
+) -> Trained:
+    """Load the declared data, fit the recipe on it and describe the model (no upload).
+
+    expected_fingerprint: refuse data whose content changed since it was recorded.
+    """
+    table, source = load_table(project, s)
+    summary = table_summary(table)
+    if expected_fingerprint is not None and summary["fingerprint"] != expected_fingerprint:
+        raise Refused(f"the training data is no longer {expected_fingerprint}: it changed "
+                      "since training_data was recorded; rematerialize training_data")  # fmt: skip
+    fitted = fit(recipe, table)
+    data = {"name": source, "fingerprint": summary["fingerprint"], "rows": summary["rows"],
+            "n_train": fitted.n_train, "n_test": len(fitted.x_eval)}  # fmt: skip
+    described = describe(
+        fitted.estimator,
+        eval_data(fitted.x_eval, fitted.y_eval, source=f"{source} (held-out {recipe.test_size:g})"),
+        name=recipe.model_name,
+        golden_rows=recipe.golden_rows,
+        lineage={"training_data": data, "config": recipe.to_dict(), "dagster_run_id": run_id,
+                 "git_commit": git.head_or_none(s.app_repo)},
+    )  # fmt: skip
+    return Trained(described, source, summary)

@@ -8,7 +8,7 @@ import sys
 # Each subcommand is a module with a `main(argv) -> int`, imported only when used so
 # that `liveline train` does not pay for importing the platform code and vice versa.
 COMMANDS = {
-    "train": ("model_training.__main__", "train a model and write model.skops + card"),
+    "train": ("liveline_cli.train", "train the declared model, write model.skops + card"),
     "platform": ("devplatform.__main__", "up | down | status of the local platform"),
     "publish": ("liveline_cli.publish", "publish a model to blob storage, or --list them"),
     "status": ("liveline_cli.status", "what is live in the cluster, and its lineage"),

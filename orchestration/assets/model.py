@@ -9,10 +9,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from liveline import git, project, settings, training
-from model_training.describe import Described, describe
-from model_training.recipe import fit, table_summary
-from model_training.tables import eval_data
+from liveline import project, settings, training
+from model_training.describe import Described
+from model_training.recipe import table_summary
+from model_training.refused import Refused
 from modelcard import CardError, ModelCard, verify_artifact, write_model_dir
 from orchestration.facts import TrainedModelFacts, TrainingDataFacts
 
@@ -62,23 +62,12 @@ def trained_model(
         )
     except ValueError as e:
         raise dg.Failure(f"invalid training config: {e}") from e  # fmt: skip
-    table, source = training.load_table(declared, s)
-    summary = table_summary(table)
     expected = TrainingDataFacts.latest(context.instance).fingerprint
-    if summary["fingerprint"] != expected:
-        raise dg.Failure(f"the training data is no longer training_data's {expected}: "
-                         "rematerialize it")  # fmt: skip
-    fitted = fit(recipe, table)
-    data = {"name": source, "fingerprint": summary["fingerprint"], "rows": summary["rows"],
-            "n_train": fitted.n_train, "n_test": len(fitted.x_eval)}  # fmt: skip
-    described = describe(
-        fitted.estimator,
-        eval_data(fitted.x_eval, fitted.y_eval, source=f"{source} (held-out {recipe.test_size:g})"),
-        name=recipe.model_name,
-        golden_rows=recipe.golden_rows,
-        lineage={"training_data": data, "config": recipe.to_dict(),
-                 "dagster_run_id": context.run.run_id, "git_commit": git.head_or_none(s.app_repo)},
-    )  # fmt: skip
+    try:
+        trained = training.train(declared, s, recipe, expected, run_id=context.run.run_id)
+    except Refused as e:
+        raise dg.Failure(str(e)) from e
+    described = trained.described
     model_dir = store_model(described, s.models_dir)
     card = ModelCard.read(model_dir)
     return dg.MaterializeResult(

@@ -10,7 +10,6 @@ import pytest
 import sklearn
 
 from model_training import TrainingConfig, train
-from model_training.__main__ import main as train_main
 from model_training.artifact import described
 from model_training.data import load_dataset
 
@@ -75,15 +74,3 @@ def test_card_describes_the_artifact(trained):
 def test_invalid_config_is_refused(bad):
     with pytest.raises(ValueError):
         TrainingConfig(**bad)
-
-
-def test_command_writes_artifact_and_card(tmp_path, trained):
-    assert train_main(["--out", str(tmp_path)]) == 0
-    card = json.loads((tmp_path / "model_card.json").read_text())
-    assert card["model_version"] == trained.version
-    assert (tmp_path / "model.skops").stat().st_size == card["artifacts"][0]["size"]
-    assert not list(tmp_path.glob(".*.tmp"))
-
-
-def test_command_rejects_bad_config(tmp_path):
-    assert train_main(["--out", str(tmp_path), "--test-size", "2"]) == 2
