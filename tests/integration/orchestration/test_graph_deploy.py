@@ -106,21 +106,23 @@ def test_deploy_materializes_every_asset_and_passes_every_check(graph):
     assert checks == {"quality_gate": True, "smoke_test": True}
 
 
-def test_data_versions_and_metadata_trace_the_lineage(graph, trained, dataset):
+def test_data_versions_and_metadata_trace_the_lineage(graph):
     versions = data_versions(graph.result)
     source, image, pushed = (
         facts(graph.instance, n) for n in ("app_source", "serving_image", "registry_image")
     )
-    assert versions["training_data"] == dataset.fingerprint
-    assert versions["trained_model"] == versions["model_blob"] == trained.version
+    data, model = facts(graph.instance, "training_data"), facts(graph.instance, "trained_model")
+    version = model["model_version"]
+    assert versions["training_data"] == data["fingerprint"]
+    assert versions["trained_model"] == versions["model_blob"] == version
     assert versions["app_source"] == source["sha"]
     assert git(settings.REPO_ROOT, "cat-file", "-t", source["sha"]) == "commit"
     assert source["repository"] == str(settings.REPO_ROOT)
     assert versions["serving_image"] == image["image_id"]
     labels = graph.docker.images.get(image["image_id"]).labels
     assert labels["org.opencontainers.image.revision"] == source["sha"]
-    assert labels["io.liveline.model.version"] == trained.version
-    assert image["tag"] == f"{source['sha'][:12]}-{trained.version}"
+    assert labels["io.liveline.model.version"] == version
+    assert image["tag"] == f"{source['sha'][:12]}-{version}"
     assert versions["registry_image"] == pushed["digest"]
     assert pushed["reference"] == f"{settings.load().registry}/{REPOSITORY}@{pushed['digest']}"
     head = requests.head(
@@ -131,10 +133,10 @@ def test_data_versions_and_metadata_trace_the_lineage(graph, trained, dataset):
     assert head.headers["Docker-Content-Digest"] == pushed["digest"]
 
 
-def test_the_model_is_in_blob_storage_and_no_secret_in_metadata(graph, trained):
-    blob = facts(graph.instance, "model_blob")
+def test_the_model_is_in_blob_storage_and_no_secret_in_metadata(graph):
+    blob, model = facts(graph.instance, "model_blob"), facts(graph.instance, "trained_model")
     names = {b.name: b for b in graph.container.list_blobs(include=["metadata"])}
-    prefix = f"{trained.config.model_name}/{trained.version}"
+    prefix = f"{model['model_name']}/{model['model_version']}"
     journal = {n for n in names if n.startswith("_journal/")}
     assert [n.endswith(f"/{prefix}") for n in journal] == [True]
     assert set(names) - journal == {f"{prefix}/model.skops", f"{prefix}/model_card.json"}
@@ -173,7 +175,7 @@ def test_model_only_change_rebuilds_only_the_model_layer(graph):
         instance=graph.instance,
         resources=resources(settings.load()),
         selection=["trained_model", "model_blob"],
-        run_config={"ops": {"trained_model": {"config": {"C": 0.5}}}},
+        run_config={"ops": {"trained_model": {"config": {"params": {"C": 0.5}}}}},
     )
     published = facts(graph.instance, "model_blob")
     assert published["model_version"] != before["model_version"]
