@@ -78,7 +78,8 @@ def publish_model(
 def load_skops(path: Path) -> object:
     """An estimator from a skops file; a pickle is refused, and so are untrusted types."""
     if path.suffix.lower() in PICKLE_SUFFIXES or not zipfile.is_zipfile(path):
-        kind = "a pickle/joblib file" if _looks_pickled(path) else "not a skops archive"
+        pickled = path.suffix.lower() in PICKLE_SUFFIXES or _pickle_magic(path)
+        kind = "a pickle/joblib file" if pickled else "not a skops archive"
         raise Refused(
             f"{path} is {kind}. Liveline never loads pickles: loading one runs whatever "
             f"code it holds. Save the estimator with skops instead: {SKOPS_SAVE}"
@@ -96,10 +97,10 @@ def load_skops(path: Path) -> object:
     return skops.io.load(path, trusted=untrusted)
 
 
-def _looks_pickled(path: Path) -> bool:
+def _pickle_magic(path: Path) -> bool:
     try:
         head = path.read_bytes()[:2]
     except OSError as e:
         raise Refused(f"cannot read {path}: {e}") from e
     # Pickle protocol 2+ starts with PROTO (0x80); joblib compresses with zlib (0x78).
-    return path.suffix.lower() in PICKLE_SUFFIXES or head[:1] in (b"\x80", b"\x78")
+    return head[:1] in (b"\x80", b"\x78")

@@ -23,7 +23,7 @@ from liveline.settings import Settings
 from model_training.describe import Described, describe
 from model_training.recipe import DEFAULT_LOADER, Recipe, fit, resolve, table_summary
 from model_training.refused import Refused
-from model_training.tables import eval_data, read_table
+from model_training.tables import read_table
 
 SOURCES = ("loader", "path", "blob")
 RECIPE_KEYS = {f.name for f in dataclasses.fields(Recipe)}
@@ -104,12 +104,12 @@ def train(
     if expected_fingerprint is not None and summary["fingerprint"] != expected_fingerprint:
         raise Refused(f"the training data is no longer {expected_fingerprint}: it changed "
                       "since training_data was recorded; rematerialize training_data")  # fmt: skip
-    fitted = fit(recipe, table)
+    fitted = fit(recipe, table, source)
     data = {"name": source, "fingerprint": summary["fingerprint"], "rows": summary["rows"],
-            "n_train": fitted.n_train, "n_test": len(fitted.x_eval)}  # fmt: skip
+            "n_train": fitted.n_train, "n_test": len(fitted.evaluation.features)}  # fmt: skip
     described = describe(
         fitted.estimator,
-        eval_data(fitted.x_eval, fitted.y_eval, source=f"{source} (held-out {recipe.test_size:g})"),
+        fitted.evaluation,
         name=recipe.model_name,
         golden_rows=recipe.golden_rows,
         lineage={"training_data": data, "config": recipe.to_dict(), "dagster_run_id": run_id,

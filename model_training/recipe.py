@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from model_training.refused import Refused
-from model_training.tables import eval_data
+from model_training.tables import EvalData, eval_data
 
 DEFAULT_ENTRY_POINT = "model_training.builtin:logistic_regression"
 DEFAULT_LOADER = "model_training.builtin:breast_cancer"
@@ -82,12 +82,11 @@ class Fitted:
     """An estimator fitted by a recipe, and the held-out rows to describe it on."""
 
     estimator: Any
-    x_eval: pd.DataFrame
-    y_eval: pd.Series
+    evaluation: EvalData
     n_train: int
 
 
-def fit(recipe: Recipe, frame: pd.DataFrame) -> Fitted:
+def fit(recipe: Recipe, frame: pd.DataFrame, source: str = "training data") -> Fitted:
     """Split off the held-out rows (stratified for labels that are not floats) and fit."""
     if recipe.target not in frame.columns:
         raise Refused(f"the training data has no label column {recipe.target!r}; its "
@@ -99,5 +98,5 @@ def fit(recipe: Recipe, frame: pd.DataFrame) -> Fitted:
     )
     train = resolve(recipe.entry_point, "training entry point")
     estimator = train(x_train, y_train, dict(recipe.params, random_state=recipe.random_state))
-    eval_data(x_eval, y_eval)  # the held-out rows must be servable before describing them
-    return Fitted(estimator, x_eval, y_eval, len(x_train))
+    held_out = eval_data(x_eval, y_eval, source=f"{source} (held-out {recipe.test_size:g})")
+    return Fitted(estimator, held_out, len(x_train))
