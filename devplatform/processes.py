@@ -78,11 +78,18 @@ def running_pid(pidfile: Path, markers: Sequence[str]) -> int | None:
 # Popen object is left for Python to warn "subprocess N is still running" about when the
 # interpreter that ran `make up` or the tests exits. Hand-written: subprocess has no
 # detached start, and the pid is needed for the pidfile.
+# The launcher prints the pid only once the exec has happened (or failed): the child holds
+# a close-on-exec pipe that the launcher reads to its end, so the caller never sees the
+# pid while it still runs the launcher's own Python.
 _LAUNCHER = """import os, sys
+r, w = os.pipe()  # close-on-exec (PEP 446)
 pid = os.fork()
 if pid:
+    os.close(w)
+    os.read(r, 1)  # end of file at the child's exec (or its exit)
     print(pid, flush=True)
     os._exit(0)
+os.close(r)
 os.setsid()
 os.dup2(2, 1)  # stdout to the log too (fd 1 was the pipe the pid went through)
 try:
