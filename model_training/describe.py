@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 import modelcard
 from model_training.evaluate import metrics, predict, unnamed_rows
 from model_training.fingerprint import model_version
+from model_training.onnx_export import convert
 from model_training.refused import Refused
 from model_training.tables import EvalData
 
@@ -93,7 +94,17 @@ def describe(
         card["classes"] = labels
         card["class_names"] = [data.class_names.get(c, str(c)) for c in labels]
         golden["probabilities"] = probabilities[:n].tolist()
-    return Described({modelcard.ARTIFACT_FILE: artifact}, card)
+    artifacts = {modelcard.ARTIFACT_FILE: artifact}
+    # Checked on every evaluation row, the golden ones among them (the first n).
+    conversion = convert(estimator, data.features, task, classes)
+    card["onnx"] = conversion.section
+    if conversion.artifact is not None:
+        artifacts[modelcard.ONNX_FILE] = conversion.artifact
+        card["artifacts"].append(
+            modelcard.artifact_entry(modelcard.ONNX_FILE, conversion.artifact, modelcard.ONNX)
+        )
+        card["libraries"] |= conversion.libraries
+    return Described(artifacts, card)
 
 
 def task_of(estimator: object) -> str:

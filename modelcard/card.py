@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelcard.onnx import OnnxGraph, parse_onnx
 from modelcard.tasks import BINARY, CLASSIFICATION, MULTICLASS, REGRESSION, TASKS
 
 SCHEMA_VERSION = 2
@@ -67,6 +68,7 @@ class ModelCard:
     golden: Golden
     created_at: str | None
     raw: dict[str, Any]
+    onnx: OnnxGraph | None = None  # a converted, checked ONNX graph among the artifacts
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -88,6 +90,9 @@ class ModelCard:
     @property
     def artifact_sha256(self) -> str:
         return self.artifact.sha256
+
+    def artifact_for(self, fmt: str) -> Artifact:
+        return next(a for a in self.artifacts if a.format == fmt)
 
     @property
     def sklearn_version(self) -> str:
@@ -152,6 +157,15 @@ def _parse(raw: dict[str, Any], v2: dict[str, Any]) -> ModelCard:
     if task == REGRESSION and ("classes" in v2 or "probabilities" in golden):
         raise ValueError("a regression card has no classes and no golden probabilities")
     probabilities = golden.get("probabilities") if task != REGRESSION else None
+    artifacts = tuple(
+        Artifact(
+            file=_text(a["file"], "artifacts[].file"),
+            format=_text(a.get("format", SKOPS), "artifacts[].format"),
+            sha256=_text(a["sha256"], "artifacts[].sha256"),
+            size=a.get("size"),
+        )
+        for a in _list(v2["artifacts"], "artifacts")
+    )
     return ModelCard(
         schema_version=raw["schema_version"],
         model_name=_text(v2["model_name"], "model_name"),
@@ -166,15 +180,7 @@ def _parse(raw: dict[str, Any], v2: dict[str, Any]) -> ModelCard:
             v2.get("class_names", []) if task != REGRESSION else [])),
         metrics={_text(k, "metrics"): _number(v, f"metrics.{k}")
                  for k, v in dict(v2.get("metrics") or {}).items()},
-        artifacts=tuple(
-            Artifact(
-                file=_text(a["file"], "artifacts[].file"),
-                format=_text(a.get("format", SKOPS), "artifacts[].format"),
-                sha256=_text(a["sha256"], "artifacts[].sha256"),
-                size=a.get("size"),
-            )
-            for a in _list(v2["artifacts"], "artifacts")
-        ),
+        artifacts=artifacts,
         libraries={_text(k, "libraries"): _text(v, f"libraries.{k}")
                    for k, v in dict(v2["libraries"]).items()},
         golden=Golden(
@@ -187,6 +193,7 @@ def _parse(raw: dict[str, Any], v2: dict[str, Any]) -> ModelCard:
         ),
         created_at=v2.get("created_at"),
         raw=raw,
+        onnx=parse_onnx(v2.get("onnx"), {a.file: a.format for a in artifacts}),
     )  # fmt: skip
 
 
@@ -205,6 +212,8 @@ def _check(card: ModelCard, source: str) -> None:
             raise CardError(f"{source}: classes must be unique, each with a name")
     if not any(a.format == SKOPS for a in card.artifacts):
         raise CardError(f"{source}: artifacts lists no {SKOPS} artifact")
+    if len({a.file for a in card.artifacts}) != len(card.artifacts):
+        raise CardError(f"{source}: artifacts lists a file twice")
     for a in card.artifacts:
         if Path(a.file).name != a.file:
             raise CardError(f"{source}: artifact file {a.file!r} must be a plain file name")

@@ -31,6 +31,8 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "CODE_REVISION": "unknown",
     "BUILD_TIME": "unknown",
+    # auto: the ONNX graph on onnxruntime when the card has one, else skops (serving.runtimes).
+    "RUNTIME": "auto",
 }
 
 
@@ -42,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     try:
-        model = load_model(Path(app.config["MODEL_DIR"]))
+        model = load_model(Path(app.config["MODEL_DIR"]), str(app.config["RUNTIME"]))
     except ModelLoadError as e:
         log.critical("refusing to start: %s", e)
         raise
@@ -65,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         "X-Model-Name": model.card.model_name,
         "X-Model-Version": model.card.model_version,
         "X-Code-Revision": revision,
+        "X-Model-Runtime": f"{model.runtime.name}/{model.runtime.version}",
     }
 
     @app.before_request
@@ -107,9 +110,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(routes)
     log.info(
-        "serving %s version %s (code %s)",
+        "serving %s version %s (code %s) on %s %s",
         model.card.model_name,
         model.card.model_version,
         app.config["CODE_REVISION"],
+        model.runtime.name,
+        model.runtime.version,
     )
     return app

@@ -13,7 +13,7 @@ from modelcard import TASKS, ModelCard
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
-IDENTITY_HEADERS = ("X-Model-Name", "X-Model-Version", "X-Code-Revision")
+IDENTITY_HEADERS = ("X-Model-Name", "X-Model-Version", "X-Code-Revision", "X-Model-Runtime")
 
 
 def build_openapi(
@@ -166,6 +166,9 @@ def _version_properties() -> dict:
         "task": {"enum": list(TASKS)},
         "model_created_at": {"type": ["string", "null"]},
         "sklearn_version": _STRING,
+        "runtime": {"enum": ["onnxruntime", "scikit-learn"]},
+        "runtime_version": _STRING,
+        "artifact": _STRING,
     }
 
 

@@ -83,7 +83,8 @@ def readyz() -> Response:
 
 @blueprint.get("/version")
 def version() -> Response:
-    card = current_app.extensions["model"].card
+    model = current_app.extensions["model"]
+    card = model.card
     return json_response(
         {
             "code_revision": current_app.config["CODE_REVISION"],
@@ -93,6 +94,9 @@ def version() -> Response:
             "task": card.task,
             "model_created_at": card.raw.get("created_at"),
             "sklearn_version": card.sklearn_version,
+            "runtime": model.runtime.name,
+            "runtime_version": model.runtime.version,
+            "artifact": model.runtime.artifact,
         }
     )
 

@@ -17,13 +17,13 @@ from liveline.images.build import (
 )
 from liveline.images.context import (
     DOCKERFILE,
-    MODEL_FILES,
     MODEL_TAR,
     ImageError,
     assemble_context,
     build_args,
     export_commit,
     image_tag,
+    model_files,
     write_model_tar,
 )
 from liveline.images.engine import engine_client
@@ -31,7 +31,6 @@ from liveline.images.engine import engine_client
 __all__ = [
     "DOCKERFILE",
     "IMAGE_ID",
-    "MODEL_FILES",
     "MODEL_TAR",
     "PINNED",
     "BaseImage",
@@ -44,6 +43,7 @@ __all__ = [
     "engine_client",
     "export_commit",
     "image_tag",
+    "model_files",
     "push",
     "qualified",
     "resolve_base",

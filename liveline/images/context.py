@@ -16,10 +16,9 @@ import tarfile
 from pathlib import Path
 
 from liveline import git
-from modelcard import ARTIFACT_FILE, CARD_FILE, ModelCard
+from modelcard import CARD_FILE, ModelCard
 
 DOCKERFILE = "serving/Dockerfile"
-MODEL_FILES = (ARTIFACT_FILE, CARD_FILE)
 # What a commit's build context takes from it: the app, and the card package it reads
 # (commits from before modelcard/ existed have serving/ alone).
 SOURCE_PATHS = ("serving", "modelcard")
@@ -66,7 +65,7 @@ def assemble_context(context: Path, source: Path, model_dir: Path, wheels: Path)
     shutil.copytree(wheels, context / "wheels", copy_function=_link_or_copy, dirs_exist_ok=True)
     # model/ is what the Dockerfile of older commits COPYs, and any commit may be built.
     (context / "model").mkdir(exist_ok=True)
-    for name in MODEL_FILES:
+    for name in model_files(model_dir):
         shutil.copy2(model_dir / name, context / "model" / name)
     write_model_tar(model_dir, context / MODEL_TAR)
     return context
@@ -91,13 +90,19 @@ def write_model_tar(model_dir: Path, dest: Path) -> None:
     with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
         for folder in MODEL_TAR_DIRS:
             tar.addfile(entry(folder, tarfile.DIRTYPE, 0o755))
-        for name in MODEL_FILES:
+        for name in model_files(model_dir):
             path = model_dir / name
             info = entry(
                 f"{MODEL_TAR_DIRS[-1]}/{name}", tarfile.REGTYPE, 0o644, path.stat().st_size
             )
             with path.open("rb") as f:
                 tar.addfile(info, f)
+
+
+def model_files(model_dir: Path) -> list[str]:
+    """The card and every artifact it lists (the skops one, and an ONNX graph if any)."""
+    card = ModelCard.read(model_dir)
+    return sorted({CARD_FILE, *(a.file for a in card.artifacts)})
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -114,14 +114,19 @@ def download(container: ContainerClient, model: PublishedModel, dest: Path) -> P
         artifact = container.download_blob(
             f"{prefix}/{ARTIFACT_FILE}", etag=model.artifact_etag, **UNCHANGED
         ).readall()
+        card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
+        files = {ARTIFACT_FILE: artifact, CARD_FILE: card_bytes}
+        for extra in card.artifacts:  # the ONNX graph beside the skops artifact
+            if extra.file not in files:
+                files[extra.file] = container.download_blob(f"{prefix}/{extra.file}").readall()
+        for file, data in files.items():
+            if file != CARD_FILE:
+                verify_artifact(card, data, file)
     except (ResourceModifiedError, ResourceNotFoundError) as e:
         raise ModelStoreError(
             f"{prefix} changed or vanished since it was listed: published versions must "
             "not change; find out who writes to them"
         ) from e
-    try:
-        card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
-        verify_artifact(card, artifact)
     except CardError as e:
         raise ModelStoreError(f"refusing {prefix} from {container.url}: {e}") from e
     if sha256(card_bytes) != model.card_sha256 or card.artifact_sha256 != model.artifact_sha256:
@@ -129,7 +134,7 @@ def download(container: ContainerClient, model: PublishedModel, dest: Path) -> P
     dest.mkdir(parents=True, exist_ok=True)
     # Files dated by their publication, not the download, so that builds stay cacheable.
     stamp = model.published_at.timestamp()
-    for name, data in ((ARTIFACT_FILE, artifact), (CARD_FILE, card_bytes)):
+    for name, data in files.items():
         (dest / name).write_bytes(data)
         os.utime(dest / name, (stamp, stamp))
     return dest

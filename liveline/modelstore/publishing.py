@@ -38,7 +38,7 @@ def publish(
     stale_after: timedelta = STALE_PARTIAL,
 ) -> Publication:
     """Publish the model in model_dir; a version already published is kept as it is."""
-    card, card_bytes, artifact = read_model_dir(model_dir)
+    card, card_bytes, artifacts = read_model_dir(model_dir)
     label = f"{card.model_name} {card.model_version}"
     try:
         gate = (gates or Gates()).for_model(card.model_name, card.task)
@@ -55,12 +55,15 @@ def publish(
     if (existing := read_version(container, prefix)) is not None:
         log.info("%s is already published at %s", label, existing.card_url)
         return Publication(existing, uploaded=False)
-    _put_artifact(
-        container.get_blob_client(f"{prefix}/{modelcard.ARTIFACT_FILE}"),
-        artifact,
-        card,
-        stale_after,
-    )
+    # The skops artifact last: listings take a version with a card and a skops artifact
+    # for complete, and a download re-hashes every artifact the card lists.
+    for entry in sorted(card.artifacts, key=lambda a: a.format == modelcard.SKOPS):
+        _put_artifact(
+            container.get_blob_client(f"{prefix}/{entry.file}"),
+            artifacts[entry.file],
+            card,
+            stale_after,
+        )
     metadata = {
         **_metadata(card, card_bytes),
         "artifact_sha256": card.artifact_sha256,
@@ -84,15 +87,17 @@ def publish(
     return Publication(published, uploaded=True)
 
 
-def read_model_dir(model_dir: Path) -> tuple[modelcard.ModelCard, bytes, bytes]:
-    """The card, its bytes and the artifact; a folder whose files disagree is refused."""
+def read_model_dir(model_dir: Path) -> tuple[modelcard.ModelCard, bytes, dict[str, bytes]]:
+    """The card, its bytes and its artifacts by file; a folder whose files disagree with
+    its card is refused."""
     try:
         card_bytes = (model_dir / modelcard.CARD_FILE).read_bytes()
         card = modelcard.ModelCard.from_json(
             card_bytes, source=str(model_dir / modelcard.CARD_FILE)
         )
-        artifact = (model_dir / card.artifact_file).read_bytes()
-        modelcard.verify_artifact(card, artifact)
+        artifacts = {a.file: (model_dir / a.file).read_bytes() for a in card.artifacts}
+        for file, data in artifacts.items():
+            modelcard.verify_artifact(card, data, file)
         modelcard.check_sklearn_version(card)  # a model the serving image could not load
     except OSError as e:
         raise ModelStoreError(f"cannot read the model in {model_dir}: {e}") from e
@@ -103,7 +108,7 @@ def read_model_dir(model_dir: Path) -> tuple[modelcard.ModelCard, bytes, bytes]:
             raise ModelStoreError(f"{model_dir}: {what} {value!r} cannot name a blob folder")
     if card.artifact_file != modelcard.ARTIFACT_FILE:
         raise ModelStoreError(f"{model_dir}: the artifact must be named {modelcard.ARTIFACT_FILE}")
-    return card, card_bytes, artifact
+    return card, card_bytes, artifacts
 
 
 def _read_back(container: ContainerClient, prefix: str) -> PublishedModel:
@@ -136,7 +141,8 @@ def _put_artifact(
     # An artifact without a card: a publish of this version in progress, or interrupted.
     props = blob.get_blob_properties()
     existing = blob.download_blob(etag=props.etag, **UNCHANGED).readall()
-    if modelcard.sha256(existing) == card.artifact_sha256 == props.metadata.get("sha256"):
+    expected = next(a.sha256 for a in card.artifacts if blob.blob_name.endswith(f"/{a.file}"))
+    if modelcard.sha256(existing) == expected == props.metadata.get("sha256"):
         return  # our very bytes: complete that upload with the card
     age = datetime.now(UTC) - props.last_modified
     if age < stale_after:

@@ -27,11 +27,11 @@ pytestmark = pytest.mark.integration
 def test_a_partial_upload_is_ignored_until_its_card_lands(world, model_dir_pristine, monkeypatch):
     monkeypatch.setenv("LIVELINE_MODEL_SWEEP_S", "0")  # sweep the container every tick
     tick(world)
-    card, _, artifact = modelstore.read_model_dir(model_dir_pristine)
+    card, _, artifacts = modelstore.read_model_dir(model_dir_pristine)
     prefix = f"{card.model_name}/{card.model_version}"
     modelstore.ensure_container(world.container)
     world.container.upload_blob(
-        f"{prefix}/model.skops", artifact, metadata={"sha256": card.artifact_sha256}
+        f"{prefix}/model.skops", artifacts["model.skops"], metadata={"sha256": card.artifact_sha256}
     )
     result = tick(world)
     assert result.run_requests == [] and result.asset_events == []

@@ -49,9 +49,14 @@ def test_card_describes_the_artifact(trained):
     card, artifact = done.card, done.artifacts["model.skops"]
     assert card["schema_version"] == 2 and card["task"] == "binary_classification"
     assert card["model_version"] == trained.version
-    (entry,) = card["artifacts"]
+    entry, graph = card["artifacts"]
     assert entry == {"file": "model.skops", "format": "skops", "size": len(artifact),
                      "sha256": hashlib.sha256(artifact).hexdigest()}  # fmt: skip
+    onnx = done.artifacts["model.onnx"]
+    assert graph == {"file": "model.onnx", "format": "onnx", "size": len(onnx),
+                     "sha256": hashlib.sha256(onnx).hexdigest()}  # fmt: skip
+    assert card["onnx"]["status"] == "converted" and card["onnx"]["dtype"] == "float64"
+    assert card["onnx"]["rows_checked"] == 143 and card["onnx"]["max_abs_error"] < 1e-12
     assert card["features"][0] == {"name": "mean radius", "dtype": "float64"}
     assert len(card["features"]) == 30
     assert card["classes"] == [0, 1]

@@ -51,6 +51,7 @@ def test_every_written_card_is_valid_and_reads_back(cards, task):
     VALIDATOR.validate(card)
     parsed = modelcard.ModelCard.from_dict(json.loads(modelcard.card_json(card)))
     assert parsed.task == card["task"] and parsed.metrics == card["metrics"]
+    assert parsed.onnx is not None and parsed.onnx.file == "model.onnx"
 
 
 @pytest.mark.parametrize(
@@ -64,9 +65,14 @@ def test_every_written_card_is_valid_and_reads_back(cards, task):
         ("binary", lambda c: c["artifacts"][0].update(file="../model.skops")),
         ("binary", lambda c: c.update(features=[])),
         ("regression", lambda c: c.update(task="clustering")),
+        ("binary", lambda c: c["onnx"].update(dtype="float16")),
+        ("binary", lambda c: c["onnx"].update(status="maybe")),
+        ("binary", lambda c: c["onnx"].update(opset={"ai.onnx": "14"})),
+        ("binary", lambda c: c["onnx"].pop("outputs")),
     ],
     ids=["regression-with-classes", "classifier-without-classes", "classifier-no-probabilities",
-         "binary-with-3-classes", "future-schema", "escaping-file", "no-features", "bad-task"],
+         "binary-with-3-classes", "future-schema", "escaping-file", "no-features", "bad-task",
+         "onnx-float16", "onnx-status", "onnx-opset-text", "onnx-no-outputs"],
 )  # fmt: skip
 def test_what_the_schema_refuses_the_reader_refuses(cards, task, change):
     card = copy.deepcopy(cards[task])

@@ -1,7 +1,9 @@
 """Every task through the real app: a multiclass classifier with string labels and a
-regressor, each published by the one card writer and loaded for real. Answers equal the
-estimator's own; /openapi.json describes exactly that model's request and response; a
-malformed request is a 4xx naming the problem, whatever the task."""
+regressor, each published by the one card writer and loaded for real, on each runtime
+(the ONNX graph on onnxruntime, skops on scikit-learn). Answers equal the estimator's own
+(the ONNX graph's within the tolerance its card records); /openapi.json describes exactly
+that model's request and response; a malformed request is a 4xx naming the problem,
+whatever the task and the runtime."""
 
 from __future__ import annotations
 
@@ -31,13 +33,26 @@ def _diabetes():
 
 
 @pytest.fixture(scope="module", params=["multiclass", "regression"])
-def served(request, tmp_path_factory):
+def published(request, tmp_path_factory):
     model, x, y = {"multiclass": _wine, "regression": _diabetes}[request.param]()
     done = describe(model, eval_data(x, y), name=f"test-{request.param}")
+    assert done.card["onnx"]["status"] == "converted", done.card["onnx"]
     model_dir = tmp_path_factory.mktemp(request.param)
     modelcard.write_model_dir(model_dir, done.artifacts, done.card)
-    client = create_app({"MODEL_DIR": str(model_dir)}).test_client()
-    return request.param, model, x, client
+    return request.param, model, x, model_dir, done.card
+
+
+RUNTIMES = {"onnx": "onnxruntime/", "skops": "scikit-learn/"}
+
+
+@pytest.fixture(scope="module", params=list(RUNTIMES))
+def served(request, published):
+    task, model, x, model_dir, card = published
+    client = create_app({"MODEL_DIR": str(model_dir), "RUNTIME": request.param}).test_client()
+    # The skops runtime runs the estimator itself; the graph is within its card's tolerance.
+    close = {"rtol": card["onnx"]["rtol"], "atol": card["onnx"]["atol"]} if (
+        request.param == "onnx") else {"rtol": 1e-12}  # fmt: skip
+    return task, model, x, client, RUNTIMES[request.param], close
 
 
 def _scores_schema(client):
@@ -47,27 +62,30 @@ def _scores_schema(client):
 
 
 def test_answers_equal_the_estimators_own_and_match_the_document(served):
-    task, model, x, client = served
+    task, model, x, client, runtime, close = served
     rows = x.iloc[:25]
     r = client.post("/score", json={"instances": rows.to_dict(orient="records")})
     assert r.status_code == 200, r.get_json()
+    assert r.headers["X-Model-Runtime"].startswith(runtime)
     body = r.get_json()
     _, validator = _scores_schema(client)
     validator.validate(body)
     if task == "regression":
         assert set(body) == {"model_name", "model_version", "predictions"}
-        np.testing.assert_allclose(body["predictions"], model.predict(rows), rtol=1e-12)
+        np.testing.assert_allclose(body["predictions"], model.predict(rows), **close)
     else:
         assert body["classes"] == ["barbera", "barolo", "grignolino"]
         assert body["predictions"] == list(model.predict(rows))
-        np.testing.assert_allclose(body["probabilities"], model.predict_proba(rows), rtol=1e-12)
-    assert client.get("/version").get_json()["task"] == (
+        np.testing.assert_allclose(body["probabilities"], model.predict_proba(rows), **close)
+    version = client.get("/version").get_json()
+    assert version["task"] == (
         "regression" if task == "regression" else "multiclass_classification"
     )
+    assert f"{version['runtime']}/{version['runtime_version']}" == r.headers["X-Model-Runtime"]
 
 
 def test_the_document_names_this_models_features_and_outputs(served):
-    task, _, x, client = served
+    task, _, x, client, _, _ = served
     spec, _ = _scores_schema(client)
     schemas = spec["components"]["schemas"]
     instance = schemas["InstancesBatch"]["properties"]["instances"]["items"]
@@ -94,7 +112,7 @@ def test_the_document_names_this_models_features_and_outputs(served):
     ids=["row-length", "not-a-number", "missing-feature", "unknown-field", "empty", "range"],
 )
 def test_malformed_requests_are_4xx_naming_the_problem(served, body, message):
-    _, _, x, client = served
+    _, _, x, client, _, _ = served
     r = client.post("/score", json=body(x))
     assert r.status_code == 400
     assert message in r.get_json()["error"]
