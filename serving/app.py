@@ -19,6 +19,7 @@ from serving.model import ModelLoadError, load_model
 from serving.openapi import build_openapi
 from serving.routes import blueprint as routes
 from serving.routes import json_response
+from serving.v2 import blueprint as v2
 
 log = logging.getLogger("serving")
 
@@ -109,6 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         return json_response({"error": "internal error; see the service log", "status": 500}, 500)
 
     app.register_blueprint(routes)
+    app.register_blueprint(v2)
     log.info(
         "serving %s version %s (code %s) on %s %s",
         model.card.model_name,

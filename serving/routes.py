@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from serving.errors import ApiError
+from serving.model import LoadedModel, Scores
 from serving.payload import parse_rows
 
 blueprint = Blueprint("api", __name__)
@@ -28,19 +29,12 @@ def score() -> Response:
         raise ApiError(415, f"Content-Type must be {JSON}, got {request.mimetype or 'none'!r}")
     model = current_app.extensions["model"]
     rows = parse_rows(
-        _read_body(),
+        read_body(),
         model.card.feature_names,
         current_app.config["MAX_BATCH_ROWS"],
         current_app.config["MAX_ABS_VALUE"],
     )
-    scores = model.predict(rows)
-    numbers = scores.predictions if scores.probabilities is None else scores.probabilities
-    if not np.isfinite(numbers).all():
-        bad = int(np.argwhere(~np.isfinite(numbers))[0][0])
-        raise ApiError(
-            400, f"input[{bad}] is out of the range the model can score (numeric overflow)"
-        )
-    current_app.extensions["metrics"].scored(len(rows))
+    scores = checked_scores(model, rows)
     body = {
         "model_name": model.card.model_name,
         "model_version": model.card.model_version,
@@ -51,7 +45,20 @@ def score() -> Response:
     return json_response(body)
 
 
-def _read_body() -> bytes:
+def checked_scores(model: LoadedModel, rows: np.ndarray) -> Scores:
+    """The model's answers for validated rows, refused (400) where they overflowed."""
+    scores = model.predict(rows)
+    numbers = scores.predictions if scores.probabilities is None else scores.probabilities
+    if not np.isfinite(numbers).all():
+        bad = int(np.argwhere(~np.isfinite(numbers))[0][0])
+        raise ApiError(
+            400, f"input[{bad}] is out of the range the model can score (numeric overflow)"
+        )
+    current_app.extensions["metrics"].scored(len(rows))
+    return scores
+
+
+def read_body() -> bytes:
     """The request body; 413 if it is over the limit, streamed (chunked) bodies too."""
     body = request.get_data(cache=False)
     limit = request.max_content_length

@@ -3,45 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(model_dir: Path, tmp_path: Path, port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SERVING_MODEL_DIR": str(model_dir),
-        "SERVING_CODE_REVISION": "cafe123",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "2",
-        "GUNICORN_TMP_DIR": str(tmp_path),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with (tmp_path / "gunicorn.log").open("wb") as log:
-        return subprocess.Popen(
-            [str(GUNICORN), "--config", str(REPO / "serving" / "gunicorn.conf.py")],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+from tests.support import served
 
 
 def _get(url: str, data: bytes | None = None) -> tuple[int, dict, dict]:
@@ -54,20 +22,7 @@ def _get(url: str, data: bytes | None = None) -> tuple[int, dict, dict]:
 
 
 def test_gunicorn_serves_scores_and_aggregates_metrics(model_dir, tmp_path, card):
-    port = _free_port()
-    proc = _start(model_dir, tmp_path, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if _get(f"{base}/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            assert time.monotonic() < deadline, "gunicorn did not become ready in 30 s"
-            time.sleep(0.2)
+    with served.serving(model_dir, tmp_path) as base:
         body = json.dumps({"input": card["golden"]["inputs"]}).encode()
         for _ in range(20):
             status, headers, result = _get(f"{base}/score", body)
@@ -80,9 +35,6 @@ def test_gunicorn_serves_scores_and_aggregates_metrics(model_dir, tmp_path, card
         assert 'endpoint="/score",method="POST"' in text
         scored = [ln for ln in text.splitlines() if ln.startswith("liveline_scored_rows_total")]
         assert scored and float(scored[0].split()[-1]) == 20 * len(card["golden"]["inputs"])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_gunicorn_refuses_to_start_on_tampered_model(model_dir, tmp_path):
@@ -90,7 +42,7 @@ def test_gunicorn_refuses_to_start_on_tampered_model(model_dir, tmp_path):
     data = bytearray(artifact.read_bytes())
     data[-10] ^= 0x01
     artifact.write_bytes(bytes(data))
-    proc = _start(model_dir, tmp_path, _free_port())
+    proc = served.start(model_dir, tmp_path, served.free_port())
     try:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
