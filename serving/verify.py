@@ -8,6 +8,7 @@ trained it, so a mismatched image fails to build instead of failing in productio
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -23,11 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         log.error("usage: python -m serving.verify MODEL_DIR")
         return 2
     try:
-        model = load_model(Path(args[0]))
+        model = load_model(Path(args[0]), os.environ.get("SERVING_RUNTIME", "auto"))
     except ModelLoadError as e:
         log.error("model in %s is not servable: %s", args[0], e)
         return 1
-    log.info("model %s %s verified", model.card.model_name, model.card.model_version)
+    log.info("model %s %s verified on %s %s", model.card.model_name, model.card.model_version,
+             model.runtime.name, model.runtime.version)  # fmt: skip
     return 0
 
 

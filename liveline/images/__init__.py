@@ -18,21 +18,25 @@ from liveline.images.build import (
 from liveline.images.context import (
     DOCKERFILE,
     MODEL_TAR,
+    REQUIREMENTS,
     ImageError,
     assemble_context,
     build_args,
     export_commit,
     image_tag,
     model_files,
+    runtime_args,
     write_model_tar,
 )
 from liveline.images.engine import engine_client
+from liveline.images.prepare import prepare
 
 __all__ = [
     "DOCKERFILE",
     "IMAGE_ID",
     "MODEL_TAR",
     "PINNED",
+    "REQUIREMENTS",
     "BaseImage",
     "BuiltImage",
     "ImageError",
@@ -44,8 +48,10 @@ __all__ = [
     "export_commit",
     "image_tag",
     "model_files",
+    "prepare",
     "push",
     "qualified",
     "resolve_base",
+    "runtime_args",
     "write_model_tar",
 ]

@@ -16,9 +16,11 @@ import tarfile
 from pathlib import Path
 
 from liveline import git
-from modelcard import CARD_FILE, ModelCard
+from modelcard import CARD_FILE, ONNX, SKOPS, ModelCard
 
 DOCKERFILE = "serving/Dockerfile"
+# Each runtime's requirements in serving/ (serving/Dockerfile's REQUIREMENTS argument).
+REQUIREMENTS = {SKOPS: "requirements.txt", ONNX: "requirements-onnx.txt"}
 # What a commit's build context takes from it: the app, and the card package it reads
 # (commits from before modelcard/ existed have serving/ alone).
 SOURCE_PATHS = ("serving", "modelcard")
@@ -123,6 +125,7 @@ def build_args(
     base_image: str,
     created: str,
     port: int = 8080,
+    onnx: bool = True,
 ) -> dict[str, str]:
     """Build arguments for serving/Dockerfile: base (as configured: build() pins it),
     lineage labels and the model's identity."""
@@ -135,4 +138,18 @@ def build_args(
         "MODEL_NAME": card.model_name,
         "MODEL_VERSION": card.model_version,
         "SKLEARN_VERSION": card.sklearn_version,
+        **runtime_args(card, onnx),
     }
+
+
+def runtime_args(card: ModelCard, onnx: bool = True) -> dict[str, str]:
+    """The runtime the image carries: onnxruntime for a card with an ONNX graph (no
+    scikit-learn in the image), else skops on the scikit-learn that trained the model.
+    onnx=False: the commit's serving code predates the ONNX runtime."""
+    if card.onnx is None or not onnx:
+        return {"RUNTIME": SKOPS, "REQUIREMENTS": REQUIREMENTS[SKOPS],
+                "RUNTIME_VERSION": card.sklearn_version}  # fmt: skip
+    opset = ",".join(f"{domain}={v}" for domain, v in sorted(card.onnx.opset.items()))
+    version = card.libraries.get("onnxruntime", "unknown")
+    return {"RUNTIME": ONNX, "REQUIREMENTS": REQUIREMENTS[ONNX], "RUNTIME_VERSION": version,
+            "ONNX_OPSET": opset}  # fmt: skip

@@ -46,9 +46,12 @@ def _fingerprint(requirements_file: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_wheels(requirements_file: Path, dest: Path, logfile: Path | None = None) -> Path:
-    """Download the hashed requirements' wheels into dest unless its stamp says it is done."""
-    requirements_file, dest = Path(requirements_file), Path(dest)
+def ensure_wheels(requirements_file: Path, cache: Path, logfile: Path | None = None) -> Path:
+    """Download the hashed requirements' wheels into a folder of the cache named after the
+    file (one per runtime: a build context carries only its own) unless its stamp says
+    it is done; return that folder."""
+    requirements_file = Path(requirements_file)
+    dest = Path(cache) / requirements_file.stem
     if not requirements_file.is_file():
         raise ImageError(f"wheels: {requirements_file} does not exist.")
     fingerprint = _fingerprint(requirements_file)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from liveline import git, images, modelstore, settings
 from liveline.constants import COMMIT_TAG, MODEL_TAG, SMOKE_CHECK
+from liveline.images import sbom
 from liveline.registry import RegistryError
 from modelcard import ModelCard
 from orchestration.assets.blob import model_blob
@@ -88,14 +89,7 @@ def serving_image(
             started = time.monotonic()
             bom, bom_path = image_builder.write_sbom(client, built)
             sbom_seconds = time.monotonic() - started
-    # What is installed, read back from the image, must be what trained the model.
-    installed = bom.version_of("scikit-learn")
-    trained_with = ModelCard.from_dict(model.card).sklearn_version
-    if installed != trained_with:
-        raise dg.Failure(
-            f"image {built.image_id} has scikit-learn {installed}, the model was trained "
-            f"with {trained_with} (SBOM {bom_path})"
-        )
+    runtime = image_runtime(bom, ModelCard.from_dict(model.card), built, bom_path)
     base = built.base
     assert base is not None  # build_serving_image always passes BASE_IMAGE
     return dg.MaterializeResult(
@@ -123,10 +117,37 @@ def serving_image(
             "sbom_path": dg.MetadataValue.path(str(bom_path)),
             "sbom_seconds": dg.MetadataValue.float(round(sbom_seconds, 2)),
             "sbom": dg.MetadataValue.md(bom.summary()),
-            "sklearn_version": installed,
+            **runtime,
         },
         data_version=dg.DataVersion(built.image_id),
     )
+
+
+def image_runtime(
+    bom: sbom.ImageSbom, card: ModelCard, built: images.BuiltImage, bom_path: Path
+) -> dict[str, str]:
+    """What is installed, read back from the image, must be what the model needs: the
+    scikit-learn that trained it (skops), or the onnxruntime that checked its graph and
+    no scikit-learn (ONNX). The runtime is the label the build gave the image."""
+    sklearn, onnxruntime = bom.version_of("scikit-learn"), bom.version_of("onnxruntime")
+    image = built.image_id
+    if built.labels.get("io.liveline.runtime") == "onnx":
+        assert card.onnx is not None
+        wanted = card.libraries.get("onnxruntime")
+        if onnxruntime != wanted or sklearn is not None:
+            raise dg.Failure(
+                f"image {image} has onnxruntime {onnxruntime} and scikit-learn {sklearn}; "
+                f"its ONNX model needs onnxruntime {wanted} alone (SBOM {bom_path})"
+            )
+        opset = ", ".join(f"{d} {v}" for d, v in sorted(card.onnx.opset.items()))
+        return {"runtime": "onnxruntime", "onnxruntime_version": onnxruntime,
+                "onnx_opset": opset}  # fmt: skip
+    if sklearn != card.sklearn_version:
+        raise dg.Failure(
+            f"image {image} has scikit-learn {sklearn}, the model was trained "
+            f"with {card.sklearn_version} (SBOM {bom_path})"
+        )
+    return {"runtime": "scikit-learn", "sklearn_version": sklearn}
 
 
 def chosen_model(container, wanted: str | None) -> tuple[modelstore.PublishedModel, dict[str, str]]:

@@ -13,9 +13,7 @@ from pydantic import Field
 
 from liveline import images
 from liveline.images import sbom
-from liveline.images.wheels import ensure_wheels
 from liveline.settings import Settings
-from modelcard import ModelCard
 
 
 class ImageBuilderResource(ConfigurableResource):
@@ -66,12 +64,11 @@ class ImageBuilderResource(ConfigurableResource):
             revision = images.export_commit(repo, commit, source)
             if revision != commit:
                 raise images.ImageError(f"{commit} resolved to {revision} in {repo}")
-            # The wheels must match the requirements at this commit, not the working tree's.
-            wheels = ensure_wheels(source / "serving" / "requirements.txt", Path(self.wheels_dir))
-            context = images.assemble_context(Path(tmp) / "context", source, model_dir, wheels)
-            card = ModelCard.read(model_dir)
-            args = images.build_args(card, revision, str(repo), self.base_image, created,
-                                     port=self.serve_port)  # fmt: skip
+            context, args = images.prepare(
+                source, model_dir, Path(tmp) / "context", Path(self.wheels_dir),
+                revision=revision, source_label=str(repo), base_image=self.base_image,
+                created=created, port=self.serve_port,
+            )  # fmt: skip
             return images.build(client, context, reference, args, timeout_s=self.build_timeout_s)
 
     def write_sbom(

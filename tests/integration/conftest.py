@@ -8,7 +8,6 @@ that needs it FAILS with the reason: a missing platform is a broken build, not a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import docker
@@ -21,8 +20,6 @@ from devplatform import azurite, docker_engine, k8s_cluster, registry
 from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
 from liveline import images, settings
-from liveline.images.wheels import ensure_wheels
-from modelcard import ModelCard
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -87,16 +84,13 @@ def serving_build(
     """The project's serving image of HEAD with the test model, built once: a runnable
     image for tests whose pods must really start on the real node. Its local tag."""
     s = local_platform.settings
-    wheels = ensure_wheels(settings.REPO_ROOT / "serving" / "requirements.txt", s.wheels_dir)
     source = tmp_path_factory.mktemp("head-source")
     revision = images.export_commit(settings.REPO_ROOT, "HEAD", source)
-    context = images.assemble_context(
-        tmp_path_factory.mktemp("head-context"), source, model_dir_pristine, wheels
-    )
-    card = json.loads((model_dir_pristine / "model_card.json").read_text())
-    args = images.build_args(
-        ModelCard.from_dict(card), revision, "test", s.base_image, "2026-01-01T00:00:00Z"
-    )
+    context, args = images.prepare(
+        source, model_dir_pristine, tmp_path_factory.mktemp("head-context"), s.wheels_dir,
+        revision=revision, source_label="test", base_image=s.base_image,
+        created="2026-01-01T00:00:00Z",
+    )  # fmt: skip
     tag = "liveline/test-serving:head"
     images.build(docker_client, context, tag, args)
     return tag

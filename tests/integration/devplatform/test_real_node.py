@@ -25,8 +25,6 @@ from devplatform import k8s_build, k8s_cluster, k8s_node
 from devplatform import k8s_node_host as node_host
 from devplatform.k8s_node_config import NODE, NodeLayout
 from liveline import images, k8s, settings
-from liveline.images.wheels import ensure_wheels
-from modelcard import ModelCard
 from tests.support.prober import Prober
 
 pytestmark = pytest.mark.integration
@@ -58,19 +56,16 @@ def pushed(real_node, docker_client, tmp_path_factory, model_dir_pristine) -> di
     """Two good images of this commit and model (built at different times), and one
     whose model fails to load (its artifact no longer matches the card)."""
     s = real_node.settings
-    wheels = ensure_wheels(REPO / "serving" / "requirements.txt", s.wheels_dir)
     source = tmp_path_factory.mktemp("source")
     revision = images.export_commit(REPO, "HEAD", source)
-    context = images.assemble_context(
-        tmp_path_factory.mktemp("context"), source, model_dir_pristine, wheels
-    )
     card = json.loads((model_dir_pristine / "model_card.json").read_text())
     repository = f"{s.registry}/{s.serving_repository}-node-test"
     out = {}
     for name, built_at in (("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z")):
-        args = images.build_args(
-            ModelCard.from_dict(card), revision, "test", s.base_image, built_at
-        )
+        context, args = images.prepare(
+            source, model_dir_pristine, tmp_path_factory.mktemp(f"context-{name}"), s.wheels_dir,
+            revision=revision, source_label="test", base_image=s.base_image, created=built_at,
+        )  # fmt: skip
         images.build(docker_client, context, f"{repository}:{name}", args)
         out[name] = Pushed(_push(docker_client, repository, name, revision, card), built_at)
     bad = tmp_path_factory.mktemp("bad")

@@ -62,16 +62,20 @@ def test_publish_writes_artifact_and_card_with_hashes_into_a_private_container(
     assert [n.endswith(f"/{prefix}") for n in journal] == [True]
     assert blobs[journal.pop()].last_modified >= blobs[f"{prefix}/model_card.json"].last_modified
     assert set(blobs) - {n for n in blobs if n.startswith("_journal/")} == {
+        f"{prefix}/model.onnx",
         f"{prefix}/model.skops",
         f"{prefix}/model_card.json",
     }
+    graph = blobs[f"{prefix}/model.onnx"]
+    assert graph.metadata["sha256"] == card["artifacts"][1]["sha256"]
     artifact, card_blob = blobs[f"{prefix}/model.skops"], blobs[f"{prefix}/model_card.json"]
     assert (
         artifact.metadata["sha256"] == card["artifacts"][0]["sha256"] == done.model.artifact_sha256
     )
     assert card_blob.metadata["sha256"] == done.model.card_sha256
     assert card_blob.metadata["artifact_sha256"] == card["artifacts"][0]["sha256"]
-    assert card_blob.last_modified >= artifact.last_modified  # the card last
+    # The graph, then the skops artifact, then the card.
+    assert card_blob.last_modified >= artifact.last_modified >= graph.last_modified
     assert container.get_container_properties().public_access is None
     assert done.model.card_url == f"{container.url}/{prefix}/model_card.json"
     assert modelstore.scan(container).valid == [done.model]
@@ -161,6 +165,22 @@ def test_download_verifies_and_refuses_a_flipped_byte(container, model_dir_prist
     with pytest.raises(modelstore.ModelStoreError, match=r"sha256 .* does not match|tampered"):
         modelstore.download(container, newest, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_download_refuses_a_tampered_or_missing_graph(container, model_dir_pristine, tmp_path):
+    published = modelstore.publish(container, model_dir_pristine).model
+    out = modelstore.download(container, published, tmp_path / "ok")
+    assert (out / "model.onnx").read_bytes() == (model_dir_pristine / "model.onnx").read_bytes()
+    graph = _blob(container, model_dir_pristine, "model.onnx")
+    data = bytearray(graph.download_blob().readall())
+    data[len(data) // 2] ^= 0x01
+    graph.upload_blob(bytes(data), overwrite=True, metadata=graph.get_blob_properties().metadata)
+    with pytest.raises(modelstore.ModelStoreError, match=r"model.onnx sha256 \w+ does not match"):
+        modelstore.download(container, published, tmp_path / "bad")
+    graph.delete_blob()
+    with pytest.raises(modelstore.ModelStoreError, match="changed or vanished"):
+        modelstore.download(container, published, tmp_path / "gone")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "gone").exists()
 
 
 def test_metadata_that_lies_about_the_hash_is_passed_over(

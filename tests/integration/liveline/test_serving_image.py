@@ -14,8 +14,6 @@ import requests
 from liveline import images, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
-from liveline.images.wheels import ensure_wheels
-from modelcard import ModelCard
 from tests.support.gitrepo import git
 
 pytestmark = pytest.mark.integration
@@ -24,32 +22,38 @@ REPO = settings.REPO_ROOT
 
 
 @pytest.fixture(scope="module")
-def wheels(local_platform) -> Path:
-    return ensure_wheels(REPO / "serving" / "requirements.txt", local_platform.settings.wheels_dir)
-
-
-@pytest.fixture(scope="module")
 def source(tmp_path_factory) -> tuple[Path, str]:
     dest = tmp_path_factory.mktemp("source")
     return dest, images.export_commit(REPO, "HEAD", dest)
 
 
-def _build(docker_client, local_platform, tmp: Path, source, model_dir: Path, wheels, tag: str):
+def _build(docker_client, local_platform, tmp: Path, source, model_dir: Path, tag: str):
     src, revision = source
-    context = images.assemble_context(tmp / "context", src, model_dir, wheels)
     card = json.loads((model_dir / "model_card.json").read_text())
     s = local_platform.settings
     reference = f"{s.registry}/{s.serving_repository}-test:{tag}"
-    args = images.build_args(
-        ModelCard.from_dict(card), revision, "test", s.base_image, "2026-01-01T00:00:00Z"
-    )
+    context, args = images.prepare(
+        src, model_dir, tmp / "context", s.wheels_dir, revision=revision, source_label="test",
+        base_image=s.base_image, created="2026-01-01T00:00:00Z",
+    )  # fmt: skip
     return images.build(docker_client, context, reference, args), card, revision
 
 
+def skops_only(model_dir: Path) -> Path:
+    """The model without its ONNX graph, as publishing leaves a model it cannot convert."""
+    card_path = model_dir / "model_card.json"
+    card = json.loads(card_path.read_text())
+    card["artifacts"] = [a for a in card["artifacts"] if a["format"] == "skops"]
+    card["onnx"] = {"status": "skipped", "reason": "test: served by skops"}
+    card_path.write_text(json.dumps(card))
+    (model_dir / "model.onnx").unlink()
+    return model_dir
+
+
 @pytest.fixture(scope="module")
-def built(docker_client, local_platform, tmp_path_factory, source, model_dir_pristine, wheels):
+def built(docker_client, local_platform, tmp_path_factory, source, model_dir_pristine):
     tmp = tmp_path_factory.mktemp("build")
-    return _build(docker_client, local_platform, tmp, source, model_dir_pristine, wheels, "main")
+    return _build(docker_client, local_platform, tmp, source, model_dir_pristine, "main")
 
 
 def test_image_carries_lineage_labels(built, source):
@@ -61,6 +65,12 @@ def test_image_carries_lineage_labels(built, source):
     assert labels["io.liveline.model.name"] == card["model_name"]
     assert labels["io.liveline.model.version"] == card["model_version"]
     assert labels["io.liveline.sklearn.version"] == card["libraries"]["scikit-learn"]
+    # A model with an ONNX graph gets the onnxruntime image (no scikit-learn in it).
+    assert labels["io.liveline.runtime"] == "onnx"
+    assert labels["io.liveline.runtime.version"] == card["libraries"]["onnxruntime"]
+    assert labels["io.liveline.onnx.opset"] == ",".join(
+        f"{d}={v}" for d, v in sorted(card["onnx"]["opset"].items())
+    )
 
 
 def test_image_runs_as_non_root_with_healthcheck(built, docker_client):
@@ -74,7 +84,7 @@ def test_container_scores_over_http(built, docker_client):
     image, card, revision = built
     with smoke.running(docker_client, image.reference, name="liveline-test-serving") as base:
         version = smoke.smoke_test(base, card, revision)
-        assert version["sklearn_version"] == card["libraries"]["scikit-learn"]
+        assert version["runtime"] == "onnxruntime" and version["artifact"] == "model.onnx"
         r = requests.post(
             f"{base}/score", data=b"{bad", timeout=5, headers={"Content-Type": "application/json"}
         )
@@ -117,7 +127,7 @@ def _one_new_layer(docker_client, before, after) -> tuple[list[str], list[str]]:
 
 
 def test_model_only_change_rebuilds_only_the_model_layer(
-    built, docker_client, local_platform, tmp_path, source, wheels, dataset
+    built, docker_client, local_platform, tmp_path, source, dataset
 ):
     from model_training import TrainingConfig, train
     from model_training.artifact import write_model
@@ -125,9 +135,7 @@ def test_model_only_change_rebuilds_only_the_model_layer(
     other = train(TrainingConfig(C=0.5), dataset)
     model_dir = tmp_path / "model"
     write_model(other, model_dir)
-    image, _, _ = _build(
-        docker_client, local_platform, tmp_path, source, model_dir, wheels, "model2"
-    )
+    image, _, _ = _build(docker_client, local_platform, tmp_path, source, model_dir, "model2")
     first, _, _ = built
     # Everything up to the model step comes from cache; of the filesystem layers only the
     # model's is new (the verify step's layer is empty, identical in both images).
@@ -139,7 +147,7 @@ def test_model_only_change_rebuilds_only_the_model_layer(
 
 
 def test_code_only_change_rebuilds_only_the_code_layer(
-    built, docker_client, local_platform, tmp_path, source, model_dir_pristine, wheels
+    built, docker_client, local_platform, tmp_path, source, model_dir_pristine
 ):
     src, revision = source
     edited = Path(shutil.copytree(src, tmp_path / "source"))
@@ -149,7 +157,7 @@ def test_code_only_change_rebuilds_only_the_code_layer(
         f.write(f"# code-only change {time.time_ns()}\n")
     edited_source = (edited, revision)
     image, _, _ = _build(
-        docker_client, local_platform, tmp_path, edited_source, model_dir_pristine, wheels, "code2"
+        docker_client, local_platform, tmp_path, edited_source, model_dir_pristine, "code2"
     )
     first, _, _ = built
     # The model step runs again after the new code layer, from the same model files; its
@@ -160,15 +168,41 @@ def test_code_only_change_rebuilds_only_the_code_layer(
     assert image.labels["io.liveline.model.version"] == first.labels["io.liveline.model.version"]
 
 
-def test_build_refuses_a_model_from_another_sklearn(
-    docker_client, local_platform, tmp_path, source, wheels, model_dir
+def test_a_model_without_a_graph_gets_the_skops_image(
+    built, docker_client, local_platform, tmp_path, source, model_dir
 ):
-    card_path = model_dir / "model_card.json"
+    image, card, revision = _build(
+        docker_client, local_platform, tmp_path, source, skops_only(model_dir), "skops"
+    )
+    assert image.labels["io.liveline.runtime"] == "skops"
+    assert image.labels["io.liveline.runtime.version"] == card["libraries"]["scikit-learn"]
+    onnx_image, _, _ = built
+    assert image.size > onnx_image.size  # scikit-learn and scipy: measured by make bench
+    with smoke.running(docker_client, image.reference, name="liveline-test-skops") as base:
+        version = smoke.smoke_test(base, card, revision)
+    assert version["runtime"] == "scikit-learn"
+
+
+def test_build_refuses_a_model_from_another_sklearn(
+    docker_client, local_platform, tmp_path, source, model_dir
+):
+    card_path = skops_only(model_dir) / "model_card.json"
     card = json.loads(card_path.read_text())
     card["libraries"]["scikit-learn"] = "0.0.1"
     card_path.write_text(json.dumps(card))
     with pytest.raises(images.ImageError, match=r"trained with scikit-learn 0\.0\.1"):
-        _build(docker_client, local_platform, tmp_path, source, model_dir, wheels, "badsk")
+        _build(docker_client, local_platform, tmp_path, source, model_dir, "badsk")
+
+
+def test_build_refuses_a_graph_that_is_not_the_cards(
+    docker_client, local_platform, tmp_path, source, model_dir
+):
+    graph = model_dir / "model.onnx"
+    data = bytearray(graph.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    graph.write_bytes(bytes(data))
+    with pytest.raises(images.ImageError, match=r"model.onnx sha256 \w+ does not match"):
+        _build(docker_client, local_platform, tmp_path, source, model_dir, "badonnx")
 
 
 def test_export_takes_the_commit_not_the_working_tree(tmp_path):

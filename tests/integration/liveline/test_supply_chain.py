@@ -218,14 +218,17 @@ def test_the_sbom_lists_what_is_installed_and_the_model_card_agrees(deployed):
         if c["purl"].startswith("pkg:pypi/")
     }
     debs = {c["name"]: c for c in doc["components"] if c["purl"].startswith("pkg:deb/debian/")}
-    assert pypi["scikit-learn"] == deployed.card["libraries"]["scikit-learn"]
-    assert deployed.image["sklearn_version"] == deployed.card["libraries"]["scikit-learn"]
-    # Exactly the pinned requirements (pip and setuptools are removed from the image).
-    pinned = dict(
-        re.findall(
-            r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO / "serving/requirements.txt").read_text(), re.M
-        )
+    # The model has an ONNX graph: the image runs the onnxruntime that checked it, and
+    # carries neither scikit-learn nor scipy.
+    assert pypi["onnxruntime"] == deployed.card["libraries"]["onnxruntime"]
+    assert deployed.image["onnxruntime_version"] == pypi["onnxruntime"]
+    assert deployed.image["onnx_opset"] == ", ".join(
+        f"{d} {v}" for d, v in sorted(deployed.card["onnx"]["opset"].items())
     )
+    assert not {"scikit-learn", "scipy", "skops"} & set(pypi)
+    # Exactly the pinned requirements (pip and setuptools are removed from the image).
+    requirements = (REPO / "serving/requirements-onnx.txt").read_text()
+    pinned = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", requirements, re.M))
     assert pypi == {sbom.canonical(k): v for k, v in pinned.items()}
     # Debian's packages of the base, with architecture and distribution in their purls.
     assert {"python3.11", "libc6", "ca-certificates"} <= set(debs)
