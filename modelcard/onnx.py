@@ -10,6 +10,7 @@ there, by the callers that run graphs: reading a card needs the standard library
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,10 @@ def parse_onnx(section: object, artifact_files: dict[str, str]) -> OnnxGraph | N
 def session(graph: bytes) -> Any:
     """An onnxruntime session as each serving worker runs it: one intra-op and one
     inter-op thread (gunicorn's workers are the parallelism), CPU only."""
+    # onnxruntime 1.32 on Linux otherwise starts Microsoft's 1DS telemetry and writes a
+    # device id under ~/.cache/Microsoft (which made the image's verify layer differ on
+    # every build): read when onnxruntime loads, so set before the import.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
