@@ -1,8 +1,13 @@
-"""Benchmark /score under gunicorn on 127.0.0.1 with wrk: throughput and latency.
+"""Benchmark the scoring service under gunicorn on 127.0.0.1 with wrk.
 
-Scenarios: single rows and 100-row batches at full load (16 connections), then single
-rows at half the measured single-row rate to read p99 at a sustainable load. Each runs
-several times; the medians are printed. Usage: python bench/score_bench.py [--runs N]
+Three servers with the serving image's gunicorn configuration, in this one run: the
+same gunicorn and Flask answering a constant (bench/constant_app.py, the ceiling), the
+service on the ONNX runtime, and the service on the skops runtime. Scenarios: /score with
+single rows and with 100-row batches at full load (16 connections), the V2 infer endpoint
+on the same rows, and single rows at half the single-row peak to read p99 at a
+sustainable load. Each runs several times; medians are printed, with each figure as a
+ratio to the constant server's (this machine's absolute figures move from run to run),
+and every worker's resident memory after load. Usage: bench/score_bench.py [--runs N]
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -75,65 +82,116 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} not ready in {timeout} s")
 
 
+def start(workdir: Path, runtime: str, app: str | None = None) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "SERVING_MODEL_DIR": str(workdir / "model"),
+        "SERVING_RUNTIME": runtime,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_LOG_LEVEL": "warning",
+        "PYTHONPATH": str(REPO),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    cmd = [
+        str(gunicorn),
+        "--config",
+        str(REPO / "serving" / "gunicorn.conf.py"),
+        *([app] if app else []),
+    ]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(f"{base}/readyz", proc)
+    return proc, base
+
+
+def worker_rss_mib(proc: subprocess.Popen) -> list[float]:
+    return [round(c.memory_info().rss / 2**20, 1) for c in psutil.Process(proc.pid).children()]
+
+
+def v2_body(rows: list[list[float]]) -> str:
+    tensor = {"name": "input", "datatype": "FP64", "shape": [len(rows), len(rows[0])], "data": rows}
+    return json.dumps({"inputs": [tensor]})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: run `apt-get install -y wrk` (make bench does)")
+    servers = {"constant": "bench.constant_app:app", "onnx": None, "skops": None}
+    results: dict[str, dict[str, list[dict]]] = {}
+    rss: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         model = train(TrainingConfig(), load_dataset())
         write_model(model, workdir / "model")
-        row = model.golden_inputs[0].tolist()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {
-            **os.environ,
-            "SERVING_MODEL_DIR": str(workdir / "model"),
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "GUNICORN_LOG_LEVEL": "warning",
+        card = json.loads((workdir / "model" / "model_card.json").read_text())
+        row = card["golden"]["inputs"][0]
+        bodies = {
+            "single": ("/score", json.dumps({"input": [row]})),
+            "batch100": ("/score", json.dumps({"input": [row] * 100})),
+            "v2_single": (f"/v2/models/{card['model_name']}/infer", v2_body([row])),
+            "v2_batch100": (f"/v2/models/{card['model_name']}/infer", v2_body([row] * 100)),
         }
-        gunicorn = Path(sys.executable).with_name("gunicorn")
-        conf = REPO / "serving" / "gunicorn.conf.py"
-        proc = subprocess.Popen([str(gunicorn), "--config", str(conf)], cwd=REPO, env=env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_ready(f"{base}/readyz", proc)
-            one = json.dumps({"input": [row]})
-            batch = json.dumps({"input": [row] * 100})
-            url = f"{base}/score"
-            run_wrk(url, one, 2, workdir)  # warm-up
-            results: dict[str, list[dict]] = {"single": [], "batch100": [], "half": []}
-            for _ in range(args.runs):
-                results["single"].append(run_wrk(url, one, args.seconds, workdir))
-                results["batch100"].append(run_wrk(url, batch, args.seconds, workdir))
-            half = statistics.median(r["rps"] for r in results["single"]) / 2
-            for _ in range(args.runs):
-                results["half"].append(run_wrk(url, one, args.seconds, workdir, rate=half))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
+        for name, app in servers.items():
+            proc, base = start(workdir, name if name != "constant" else "auto", app)
+            try:
+                rss[name] = worker_rss_mib(proc)
+                run_wrk(base + "/score", bodies["single"][1], 2, workdir)  # warm-up
+                got: dict[str, list[dict]] = {k: [] for k in (*bodies, "half")}
+                for _ in range(args.runs):
+                    for kind, (path, body) in bodies.items():
+                        got[kind].append(run_wrk(base + path, body, args.seconds, workdir))
+                half = statistics.median(r["rps"] for r in got["single"]) / 2
+                for _ in range(args.runs):
+                    got["half"].append(
+                        run_wrk(
+                            base + "/score", bodies["single"][1], args.seconds, workdir, rate=half
+                        )
+                    )
+                results[name] = got
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    med = {
+        srv: {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in got.items()}
+        for srv, got in results.items()
+    }
+    ceiling = med["constant"]
     print(
-        f"/score on gunicorn ({os.cpu_count()} CPUs), wrk {CONNECTIONS} connections, "
-        f"{args.runs} runs x {args.seconds} s, medians:"
+        f"scoring service on gunicorn ({os.cpu_count()} CPUs), wrk {CONNECTIONS} connections, "
+        f"{args.runs} runs x {args.seconds} s, medians (ratio to the constant server):"
     )
-    print(
-        f"  single row   : {med['single']['rps']:8.0f} req/s   "
-        f"p50 {med['single']['p50_ms']:.2f} ms  p99 {med['single']['p99_ms']:.2f} ms"
-    )
-    print(
-        f"  100-row batch: {med['batch100']['rps']:8.0f} req/s = "
-        f"{med['batch100']['rps'] * 100:,.0f} rows/s   p50 {med['batch100']['p50_ms']:.2f} ms  "
-        f"p99 {med['batch100']['p99_ms']:.2f} ms"
-    )
-    print(
-        f"  single row at half rate ({med['half']['rps']:.0f} req/s achieved): "
-        f"p50 {med['half']['p50_ms']:.2f} ms  p99 {med['half']['p99_ms']:.2f} ms"
-    )
+    for srv in servers:
+        m = med[srv]
+        ratio = {k: m[k]["rps"] / ceiling[k]["rps"] for k in m}
+        print(f"{srv:9s} worker RSS after load {rss[srv]} MiB")
+        print(
+            f"  /score single row : {m['single']['rps']:7.0f} req/s ({ratio['single']:.2f})   "
+            f"p50 {m['single']['p50_ms']:.2f} ms  p99 {m['single']['p99_ms']:.2f} ms"
+        )
+        print(
+            f"  /score 100 rows   : {m['batch100']['rps'] * 100:9,.0f} rows/s "
+            f"({ratio['batch100']:.2f})   p99 {m['batch100']['p99_ms']:.2f} ms"
+        )
+        print(
+            f"  V2 infer 1 row    : {m['v2_single']['rps']:7.0f} req/s ({ratio['v2_single']:.2f})"
+            f"   = {m['v2_single']['rps'] / m['single']['rps']:.2f} x /score"
+        )
+        print(
+            f"  V2 infer 100 rows : {m['v2_batch100']['rps'] * 100:9,.0f} rows/s "
+            f"= {m['v2_batch100']['rps'] / m['batch100']['rps']:.2f} x /score"
+        )
+        print(
+            f"  single row at half rate ({m['half']['rps']:.0f} req/s achieved): "
+            f"p50 {m['half']['p50_ms']:.2f} ms  p99 {m['half']['p99_ms']:.2f} ms"
+        )
     print("raw:", json.dumps(results))
     return 0
 
