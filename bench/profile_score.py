@@ -30,7 +30,7 @@ def main() -> int:
         model = train(TrainingConfig(), load_dataset())
         write_model(model, Path(tmp))
         client = create_app({"MODEL_DIR": tmp}).test_client()
-        row = model.golden_inputs[0].tolist()
+        row = json.loads((Path(tmp) / "model_card.json").read_text())["golden"]["inputs"][0]
         for rows in (1, 100):
             body = json.dumps({"input": [row] * rows})
             post = lambda b=body: client.post(  # noqa: E731

@@ -74,13 +74,23 @@ def _rows_from_instances(instances: list, names: tuple[str, ...]) -> list[list]:
 
 
 def _to_matrix(rows: list, names: tuple[str, ...], field: str, body: bytes) -> np.ndarray:
+    # numpy silently turns JSON true/false into 1/0 beside numbers; a byte scan (fast,
+    # in C) tells whether any boolean can be present before we trust the conversion.
+    maybe_bool = b"true" in body or b"false" in body
+    # The common body, {"input": [[numbers]]}: its only quotes are the key's, so no value
+    # is a string (which a float64 conversion would parse) and none is null (which would
+    # become NaN): convert straight to float64, a third faster than inferring the type.
+    if field == "input" and not maybe_bool and body.count(b'"') == 2 and b"null" not in body:
+        try:
+            matrix = np.array(rows, dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):  # ragged, nested, huge integers
+            matrix = None
+        if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(names):
+            return matrix
     try:
         matrix = np.array(rows)
     except ValueError:  # ragged rows
         matrix = None
-    # numpy silently turns JSON true/false into 1/0 beside numbers; a byte scan (fast,
-    # in C) tells whether any boolean can be present before we trust the conversion.
-    maybe_bool = b"true" in body or b"false" in body
     if (
         matrix is None
         or maybe_bool

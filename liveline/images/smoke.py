@@ -91,7 +91,7 @@ def wait_ready(container: Container, base: str, timeout: float = READY_TIMEOUT_S
         with contextlib.suppress(OSError):
             if http_json(f"{base}/readyz")[0] == 200:
                 return
-        time.sleep(0.25)
+        time.sleep(0.05)  # every smoke test waits here: a start is a second or two
     logs = container.logs(tail=20).decode(errors="replace")
     raise SmokeTestError(f"container not ready on /readyz within {timeout:.0f} s:\n{logs}")
 

@@ -66,3 +66,18 @@ def serving(model_dir: Path, tmp_path: Path, **env: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def tolerance(card: dict) -> dict[str, float]:
+    """How close a served answer is to the estimator's own: the ONNX graph's tolerance,
+    recorded in its card, or (skops: the estimator itself answers) rounding alone."""
+    onnx = card.get("onnx") or {}
+    if onnx.get("status") == "converted":
+        return {"rtol": onnx["rtol"], "atol": onnx["atol"]}
+    return {"rtol": 1e-9}
+
+
+def runtime(card: dict) -> str:
+    """The runtime that serves the card's model in its image: the X-Model-Runtime prefix."""
+    return "onnxruntime/" if (card.get("onnx") or {}).get("status") == "converted" else (
+        "scikit-learn/")  # fmt: skip

@@ -200,7 +200,9 @@ def _watch_bad_pods(api, namespace: str, digest: str, stop: threading.Event, see
             seen["pods"].add(pod.metadata.name)
             seen["ever_ready"] |= bool(statuses[0].ready)
             seen["restarts"] = max(seen["restarts"], statuses[0].restart_count)
-            if statuses[0].restart_count and not seen["log"]:
+            # Until it holds the refusal: a container that restarts fast may be gone
+            # already ("unable to retrieve container logs"), the next one will say it.
+            if statuses[0].restart_count and "refusing to start" not in seen["log"]:
                 seen["log"] = core.read_namespaced_pod_log(
                     pod.metadata.name, namespace, previous=True, tail_lines=20
                 )

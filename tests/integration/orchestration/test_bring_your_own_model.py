@@ -26,8 +26,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import liveline
+from liveline import modelstore
 from liveline.images import smoke
 from liveline_cli import publish
+from tests.support import served
 from tests.support.scenario import release_runs, scenario
 
 pytestmark = pytest.mark.integration
@@ -80,7 +82,8 @@ def test_a_multiclass_classifier_published_from_a_notebook_goes_live(world):
     body = score(service_url(world), published.version, x_eval.to_dict(orient="records"))
     assert body["classes"] == ["barbera", "barolo", "grignolino"]
     assert body["predictions"] == list(model.predict(x_eval))
-    np.testing.assert_allclose(body["probabilities"], model.predict_proba(x_eval), rtol=1e-9)
+    close = served.tolerance(published.card)
+    np.testing.assert_allclose(body["probabilities"], model.predict_proba(x_eval), **close)
     version = requests.get(f"{service_url(world)}/version", timeout=5).json()
     assert version["task"] == "multiclass_classification"
 
@@ -101,4 +104,5 @@ def test_a_regressor_published_from_the_command_line_goes_live(world, tmp_path, 
     rows = x_eval.iloc[:50]
     body = score(service_url(world), version, rows.to_dict(orient="records"))
     assert set(body) == {"model_name", "model_version", "predictions"}
-    np.testing.assert_allclose(body["predictions"], model.predict(rows), rtol=1e-9)
+    card = modelstore.get(world.container, "sugar", version).card
+    np.testing.assert_allclose(body["predictions"], model.predict(rows), **served.tolerance(card))

@@ -139,7 +139,11 @@ def test_the_model_is_in_blob_storage_and_no_secret_in_metadata(graph):
     prefix = f"{model['model_name']}/{model['model_version']}"
     journal = {n for n in names if n.startswith("_journal/")}
     assert [n.endswith(f"/{prefix}") for n in journal] == [True]
-    assert set(names) - journal == {f"{prefix}/model.skops", f"{prefix}/model_card.json"}
+    assert set(names) - journal == {
+        f"{prefix}/model.onnx",
+        f"{prefix}/model.skops",
+        f"{prefix}/model_card.json",
+    }
     assert names[f"{prefix}/model.skops"].metadata["sha256"] == blob["artifact_sha256"]
     assert blob["card_url"].endswith(f"{graph.container.container_name}/{prefix}/model_card.json")
     assert graph.container.get_container_properties().public_access is None

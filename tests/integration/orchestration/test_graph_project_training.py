@@ -23,6 +23,7 @@ from sklearn.datasets import load_diabetes
 from liveline.images import smoke
 from modelcard import ModelCard
 from orchestration.definitions import defs
+from tests.support import served
 
 pytestmark = pytest.mark.integration
 
@@ -87,4 +88,7 @@ def test_a_parquet_blob_and_a_project_file_train_a_regressor_that_goes_live(depl
     assert r.headers["X-Model-Version"] == card.model_version
     artifact = model_dir / "model.skops"
     estimator = skops.io.load(artifact, trusted=skops.io.get_untrusted_types(file=artifact))
-    np.testing.assert_allclose(r.json()["predictions"], estimator.predict(rows), rtol=1e-9)
+    assert r.headers["X-Model-Runtime"].startswith(served.runtime(card.raw))
+    np.testing.assert_allclose(
+        r.json()["predictions"], estimator.predict(rows), **served.tolerance(card.raw)
+    )
