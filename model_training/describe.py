@@ -96,7 +96,9 @@ def describe(
         golden["probabilities"] = probabilities[:n].tolist()
     artifacts = {modelcard.ARTIFACT_FILE: artifact}
     # Checked on every evaluation row, the golden ones among them (the first n).
-    conversion = convert(estimator, data.features, task, classes)
+    answers = predictions if probabilities is None else probabilities
+    conversion = convert(estimator, data.features, task, np.asarray(answers, dtype=np.float64),
+                         classifier=classes is not None)  # fmt: skip
     card["onnx"] = conversion.section
     if conversion.artifact is not None:
         artifacts[modelcard.ONNX_FILE] = conversion.artifact

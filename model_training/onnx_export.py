@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 import modelcard
-from model_training.evaluate import predict
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +41,16 @@ class Conversion:
         return {lib: metadata.version(lib) for lib in LIBRARIES} if self.artifact else {}
 
 
-def convert(estimator: Any, rows: np.ndarray, task: str, classes: np.ndarray | None) -> Conversion:
-    """The estimator as a checked ONNX graph, or the reason there is none."""
-    expected = _answers_of_estimator(estimator, rows, task)
+def convert(
+    estimator: Any, rows: np.ndarray, task: str, expected: np.ndarray, classifier: bool
+) -> Conversion:
+    """The estimator as a checked ONNX graph, or the reason there is none. expected: the
+    estimator's own answers for rows (probabilities, or a regressor's predictions)."""
     reasons: dict[str, list[str]] = {}  # why -> the precisions it applies to
     for dtype in TOLERANCE:
         try:
             graph = _to_onnx(estimator, rows.shape[1], dtype, task)
-            section = _check(graph, rows, dtype, expected, classes)
+            section = _check(graph, rows, dtype, expected, classifier)
         except Exception as e:  # skl2onnx and onnxruntime raise many types
             why = f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"
             reasons.setdefault(why, []).append(dtype)
@@ -78,23 +79,21 @@ def _to_onnx(estimator: Any, n_features: int, dtype: str, task: str) -> bytes:
 
 
 def _check(
-    graph: bytes, rows: np.ndarray, dtype: str, expected: np.ndarray,
-    classes: np.ndarray | None,
-) -> dict[str, Any]:  # fmt: skip
+    graph: bytes, rows: np.ndarray, dtype: str, expected: np.ndarray, classifier: bool
+) -> dict[str, Any]:
     """Run the graph as serving will; raise unless it answers as the estimator does."""
     import onnx
 
     session = modelcard.onnx_session(graph)
     outputs = session.run(None, {modelcard.INPUT: rows.astype(dtype)})
+    # A regressor's graph answers [rows, 1]; reshape raises on any other size.
     answers = np.asarray(outputs[-1], dtype=np.float64).reshape(expected.shape)
     rtol, atol = TOLERANCE[dtype]
-    if answers.shape != expected.shape:
-        raise ValueError(f"the graph answers {answers.shape}, the estimator {expected.shape}")
     error = float(np.abs(answers - expected).max())
     if not np.allclose(answers, expected, rtol=rtol, atol=atol):
         raise ValueError(f"answers differ from the estimator's by up to {error:.3g} "
                          f"(tolerance rtol {rtol}, atol {atol})")  # fmt: skip
-    if classes is not None:
+    if classifier:
         differ = int((answers.argmax(axis=1) != expected.argmax(axis=1)).sum())
         if differ:
             raise ValueError(f"the most probable class differs on {differ} of {len(rows)} rows")
@@ -112,11 +111,3 @@ def _check(
         "atol": atol,
         "max_abs_error": error,
     }
-
-
-def _answers_of_estimator(estimator: Any, rows: np.ndarray, task: str) -> np.ndarray:
-    predictions, probabilities = predict(estimator, rows)
-    if task == modelcard.REGRESSION:
-        return np.asarray(predictions, dtype=np.float64)
-    assert probabilities is not None
-    return probabilities

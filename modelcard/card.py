@@ -81,7 +81,7 @@ class ModelCard:
     @property
     def artifact(self) -> Artifact:
         """The skops artifact, which every card has."""
-        return next(a for a in self.artifacts if a.format == SKOPS)
+        return self.artifact_for(SKOPS)
 
     @property
     def artifact_file(self) -> str:

@@ -62,5 +62,5 @@ def load_model(model_dir: Path, runtime: str = runtimes.AUTO) -> LoadedModel:
     """Read and verify the card in model_dir, then load the artifact its runtime serves."""
     card = ModelCard.read(model_dir)
     loaded = runtimes.load(card, model_dir, runtimes.choose(card, runtime))
-    runtimes.verify_present(card, model_dir)
+    runtimes.verify_present(card, model_dir, loaded.artifact)
     return LoadedModel(card=card, runtime=loaded, classes=np.asarray(card.classes))

@@ -6,6 +6,8 @@ to name the exact offending value, so bad input costs nothing on good requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import orjson
 
@@ -42,16 +44,21 @@ def parse_rows(
         raise ApiError(400, f"batch of {len(items)} rows exceeds the limit of {max_rows}")
     rows = items if field == "input" else _rows_from_instances(items, feature_names)
     matrix = _to_matrix(rows, feature_names, field, body)
-    # One comparison rejects NaN and infinities too (they compare False).
-    out_of_range = ~(np.abs(matrix) <= max_abs)
+    check_range(matrix, max_abs, lambda i, j: f"{field}[{i}], feature {j} ({feature_names[j]!r})")
+    return matrix
+
+
+def check_range(matrix: np.ndarray, max_abs: float, where: Callable[[int, int], str]) -> None:
+    """400 naming the first value outside [-max_abs, max_abs]; `where(row, feature)` says
+    where it is, in the request's own terms. NaN and infinities are refused too."""
+    out_of_range = ~(np.abs(matrix) <= max_abs)  # one comparison: NaN compares False
     if out_of_range.any():
         i, j = (int(v) for v in np.argwhere(out_of_range)[0])
         raise ApiError(
             400,
-            f"{field}[{i}], feature {j} ({feature_names[j]!r}) is {float(matrix[i, j])!r}, "
+            f"{where(i, j)} is {float(matrix[i, j])!r}, "
             f"outside the accepted range -{max_abs:g} to {max_abs:g}",
         )
-    return matrix
 
 
 def _rows_from_instances(instances: list, names: tuple[str, ...]) -> list[list]:

@@ -18,6 +18,7 @@ import orjson
 
 from modelcard import INPUT
 from serving.errors import ApiError
+from serving.payload import check_range
 
 DTYPES: dict[str, np.dtype] = {"FP64": np.dtype("<f8"), "FP32": np.dtype("<f4")}
 PREDICT, PREDICT_PROBA = "predict", "predict_proba"
@@ -61,14 +62,7 @@ def parse_infer(
             f"'inputs' must be a list of one tensor named {INPUT!r}, shape [rows, {n_features}]",
         )
     rows = _input(_object(inputs[0], "inputs[0]"), binary, n_features, max_rows)
-    out_of_range = ~(np.abs(rows) <= max_abs)  # NaN and infinities compare False
-    if out_of_range.any():
-        i, j = (int(v) for v in np.argwhere(out_of_range)[0])
-        raise ApiError(
-            400,
-            f"input row {i}, feature {j} is {float(rows[i, j])!r}, outside "
-            f"the accepted range -{max_abs:g} to {max_abs:g}",
-        )
+    check_range(rows, max_abs, lambda i, j: f"input row {i}, feature {j}")
     binary_default = params.get("binary_data_output", False) is True
     return InferRequest(request_id, rows, _outputs(payload, output_names, binary_default))
 

@@ -146,18 +146,20 @@ def test_newest_valid_is_the_last_published(container, model_dir_pristine, other
     assert versions == [_card(d)["model_version"] for d in (model_dir_pristine, other_model_dir)]
 
 
+def _flip_a_byte(blob) -> None:
+    """Rewrite the blob with one bit flipped, keeping its metadata (the claimed sha256)."""
+    data = bytearray(blob.download_blob().readall())
+    data[len(data) // 2] ^= 0x01
+    blob.upload_blob(bytes(data), overwrite=True, metadata=blob.get_blob_properties().metadata)
+
+
 def test_download_verifies_and_refuses_a_flipped_byte(container, model_dir_pristine, tmp_path):
     published = modelstore.publish(container, model_dir_pristine).model
     out = modelstore.download(container, published, tmp_path / "ok")
     assert (out / "model.skops").read_bytes() == (model_dir_pristine / "model.skops").read_bytes()
 
-    artifact = _blob(container, model_dir_pristine, "model.skops")
-    data = bytearray(artifact.download_blob().readall())
-    data[len(data) // 2] ^= 0x01
     # The tamperer keeps the metadata, so listing still believes the claimed sha256 ...
-    artifact.upload_blob(
-        bytes(data), overwrite=True, metadata=artifact.get_blob_properties().metadata
-    )
+    _flip_a_byte(_blob(container, model_dir_pristine, "model.skops"))
     newest, _ = modelstore.newest_valid(container)
     # ... but the download hashes the bytes: refused, and nothing is written.
     with pytest.raises(modelstore.ModelStoreError, match="changed or vanished"):
@@ -172,9 +174,7 @@ def test_download_refuses_a_tampered_or_missing_graph(container, model_dir_prist
     out = modelstore.download(container, published, tmp_path / "ok")
     assert (out / "model.onnx").read_bytes() == (model_dir_pristine / "model.onnx").read_bytes()
     graph = _blob(container, model_dir_pristine, "model.onnx")
-    data = bytearray(graph.download_blob().readall())
-    data[len(data) // 2] ^= 0x01
-    graph.upload_blob(bytes(data), overwrite=True, metadata=graph.get_blob_properties().metadata)
+    _flip_a_byte(graph)
     with pytest.raises(modelstore.ModelStoreError, match=r"model.onnx sha256 \w+ does not match"):
         modelstore.download(container, published, tmp_path / "bad")
     graph.delete_blob()
