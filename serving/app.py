@@ -7,12 +7,12 @@ Configuration: defaults, then SERVING_* environment variables (Flask's
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from serving.envelope import Envelope
 from serving.errors import ApiError
 from serving.metrics import ServiceMetrics
 from serving.model import ModelLoadError, load_model
@@ -71,21 +71,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         "X-Model-Runtime": f"{model.runtime.name}/{model.runtime.version}",
     }
 
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def identify_and_measure(response: Response) -> Response:
-        response.headers.update(identity)
-        rule = request.url_rule
-        endpoint = rule.rule if rule is not None else "unmatched"
-        started = g.get("started")
-        if started is not None:
-            metrics.observe(
-                endpoint, request.method, response.status_code, time.perf_counter() - started
-            )
-        return response
+    # The identity headers and the request metrics, on every response (serving.envelope).
+    app.wsgi_app = Envelope(app.wsgi_app, identity, metrics)  # type: ignore[method-assign]
 
     @app.errorhandler(ApiError)
     def api_error(e: ApiError) -> Response:

@@ -62,6 +62,7 @@ class ServiceMetrics:
         )
         info.labels(model_name, model_version, code_revision).set(1)
         self._children: dict[tuple[str, str, int], tuple] = {}
+        self._rows = self.rows.labels(model_version)
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, status)
@@ -74,7 +75,7 @@ class ServiceMetrics:
         children[1].observe(seconds)
 
     def scored(self, rows: int) -> None:
-        self.rows.labels(self.model_version).inc(rows)
+        self._rows.inc(rows)
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -42,13 +42,14 @@ class LoadedModel:
         """Classifiers: the most probable class and every probability; regressors: values.
 
         Extreme but finite values can still overflow inside the model: the caller checks
-        the result instead of numpy warning.
+        the result for non-finite numbers and refuses it, so a NaN row's label (argmax
+        picks the NaN) is never served. Kept to the fewest numpy calls: this is the
+        per-request path.
         """
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            answers = self.runtime.answer(rows)
-        if not self.card.is_classifier:
+        answers = self.runtime.answer(rows)
+        if not self.classes.size:
             return Scores(answers, None)
-        labels = self.classes[np.nan_to_num(answers, nan=-1.0).argmax(axis=1)]
+        labels = self.classes[answers.argmax(axis=1)]
         return Scores(labels.tolist() if labels.dtype.kind == "U" else labels, answers)
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:

@@ -144,9 +144,11 @@ def _skops(card: ModelCard, artifact: bytes) -> Runtime:
         # Rows arrive validated as finite float64 (serving.payload), so scikit-learn's own
         # finiteness scan is redundant. A model fitted on a DataFrame warns that the rows
         # have no names; the card's feature order stands in for them, checked at publish.
+        # numpy's overflow warnings too: the caller refuses non-finite answers itself.
         with (
             sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
             warnings.catch_warnings(),
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
         ):
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             if card.is_classifier:

@@ -12,6 +12,16 @@ from model_training import TrainingConfig, train
 from model_training.artifact import write_model
 from model_training.data import load_dataset
 from serving import create_app
+from tests.support import tls_origin
+
+# An unclosed TLS socket's ResourceWarning (an error here) names where it was opened.
+tls_origin.install()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    leaks = tls_origin.still_open()
+    if leaks:
+        print("\nTLS sockets left open at the end of the run:", *leaks, sep="\n  ")
 
 # Fixtures kept beside the helpers they go with (the release sensor's `world`).
 pytest_plugins = ["tests.support.release_world"]
