@@ -5,9 +5,10 @@ same gunicorn and Flask answering a constant (bench/constant_app.py, the ceiling
 service on the ONNX runtime, and the service on the skops runtime. Scenarios: /score with
 single rows and with 100-row batches at full load (16 connections), the V2 infer endpoint
 on the same rows, and single rows at half the single-row peak to read p99 at a
-sustainable load. Each runs several times; medians are printed, with each figure as a
-ratio to the constant server's (this machine's absolute figures move from run to run),
-and every worker's resident memory after load. Usage: bench/score_bench.py [--runs N]
+sustainable load. The servers run side by side, each scenario on each in turn, several
+times; medians are printed, with each figure as a ratio to the constant server's (this
+machine's absolute figures move from run to run), and every worker's resident memory
+after load. Usage: bench/score_bench.py [--runs N]
 """
 
 from __future__ import annotations
@@ -139,24 +140,33 @@ def main() -> int:
             "v2_single": (f"/v2/models/{card['model_name']}/infer", v2_body([row])),
             "v2_batch100": (f"/v2/models/{card['model_name']}/infer", v2_body([row] * 100)),
         }
-        for name, app in servers.items():
-            proc, base = start(workdir, name if name != "constant" else "auto", app)
-            try:
-                rss[name] = worker_rss_mib(proc)
-                run_wrk(base + "/score", bodies["single"][1], 2, workdir)  # warm-up
-                got: dict[str, list[dict]] = {k: [] for k in (*bodies, "half")}
+        # All three servers start first and each scenario then runs on each in turn, so
+        # that this machine's drift (its figures move by 2x over minutes) falls on all of
+        # them alike and the ratios compare like with like.
+        procs: dict[str, tuple[subprocess.Popen, str]] = {}
+        try:
+            for name, app in servers.items():
+                procs[name] = start(workdir, name if name != "constant" else "auto", app)
+                run_wrk(procs[name][1] + "/score", bodies["single"][1], 2, workdir)  # warm-up
+                results[name] = {k: [] for k in (*bodies, "half")}
+            for _ in range(args.runs):
+                for kind, (path, body) in bodies.items():
+                    for name, (_, base) in procs.items():
+                        results[name][kind].append(
+                            run_wrk(base + path, body, args.seconds, workdir)
+                        )
+            for name, (_, base) in procs.items():
+                half = statistics.median(r["rps"] for r in results[name]["single"]) / 2
                 for _ in range(args.runs):
-                    for kind, (path, body) in bodies.items():
-                        got[kind].append(run_wrk(base + path, body, args.seconds, workdir))
-                half = statistics.median(r["rps"] for r in got["single"]) / 2
-                for _ in range(args.runs):
-                    got["half"].append(
+                    results[name]["half"].append(
                         run_wrk(
                             base + "/score", bodies["single"][1], args.seconds, workdir, rate=half
                         )
                     )
-                results[name] = got
-            finally:
+            for name, (proc, _) in procs.items():
+                rss[name] = worker_rss_mib(proc)
+        finally:
+            for proc, _ in procs.values():
                 proc.terminate()
                 proc.wait(timeout=30)
     med = {

@@ -23,6 +23,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if leaks:
         print("\nTLS sockets left open at the end of the run:", *leaks, sep="\n  ")
 
+
 # Fixtures kept beside the helpers they go with (the release sensor's `world`).
 pytest_plugins = ["tests.support.release_world"]
 
