@@ -30,7 +30,9 @@ class Envelope:
         self.identity = list(Headers(identity).items())
         self.metrics = metrics
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # type: ignore[no-untyped-def]
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         started = time.perf_counter()
 
         def identified(status: str, headers: list, exc_info: Any = None) -> Any:

@@ -55,6 +55,11 @@ def test_every_response_names_model_and_code(client, trained):
         assert r.headers["X-Code-Revision"] == "0123abc"
 
 
+def test_an_identity_that_is_no_header_value_stops_the_start(model_dir):
+    with pytest.raises(ValueError, match="newline"):
+        create_app({"MODEL_DIR": str(model_dir), "CODE_REVISION": "abc\nSet-Cookie: x"})
+
+
 ROW = [1.0] * 30
 
 
