@@ -14,7 +14,7 @@ from model_training.data import load_dataset
 from serving import create_app
 from tests.support import tls_origin
 
-# An unclosed TLS socket's ResourceWarning (an error here) names where it was opened.
+# An unclosed TLS socket's ResourceWarning names where it was opened (shown, see pyproject).
 tls_origin.install()
 
 
