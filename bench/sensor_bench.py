@@ -1,7 +1,8 @@
-"""Benchmark the release sensor's tick against a models container holding 10,000 blobs.
+"""Benchmark the release sensor's tick against a model store holding 10,000 objects.
 
-Fills a dedicated container (default `bench-sensor`) on the local Azurite with 5,000 old
-versions (artifact + card: 10,000 small blobs), publishes one real model, and times whole
+Fills a dedicated container or bucket (default `bench-sensor`) of the chosen store
+(LIVELINE_MODEL_STORE: the local Azurite, or SeaweedFS for s3) with 5,000 old versions
+(artifact + card: 10,000 small objects), publishes one real model, and times whole
 ticks of release_sensor (git included) as the daemon evaluates them:
 
   idle       nothing new since the last tick (the journal read)
@@ -34,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from dagster import build_sensor_context, instance_for_test  # noqa: E402
 
 from liveline import modelstore, settings  # noqa: E402
-from liveline.modelstore import journal  # noqa: E402
+from liveline.modelstore.objects import Bucket, listing  # noqa: E402
 from model_training import TrainingConfig, train  # noqa: E402
 from model_training.artifact import write_model  # noqa: E402
 from model_training.data import load_dataset  # noqa: E402
@@ -44,9 +45,9 @@ from orchestration.sensors.release import build_release_sensor  # noqa: E402
 OLD_VERSIONS = 5_000  # x 2 blobs
 
 
-def fill(container, versions: int) -> None:
+def fill(bucket: Bucket, versions: int) -> None:
     """Old versions named like real ones; their cards predate the real model's."""
-    have = sum(1 for _ in container.list_blobs(name_starts_with="bench-model/"))
+    have = sum(1 for _ in listing(bucket, "bench-model/", 5000))
     if have >= 2 * versions:
         return
     metadata = {"sha256": "0" * 64, "published_at": "2020-01-01T00:00:00+00:00"}
@@ -54,10 +55,23 @@ def fill(container, versions: int) -> None:
     def upload(i: int) -> None:
         prefix = f"bench-model/{uuid.uuid4().hex[:16]}"
         for name in ("model.skops", "model_card.json"):
-            container.upload_blob(f"{prefix}/{name}", b"x" * 256, metadata=metadata)
+            bucket.put(f"{prefix}/{name}", b"x" * 256, metadata, "application/octet-stream")
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(upload, range(versions - have // 2)))
+
+
+def delete(bucket: Bucket) -> None:
+    """The benchmark's own container or bucket, with everything in it."""
+    if isinstance(bucket, modelstore.AzureBucket):
+        bucket.container.delete_container()
+        return
+    assert isinstance(bucket, modelstore.S3Bucket)
+    for page in bucket.pages("", 1000):
+        if page.objects:
+            objects = [{"Key": o.name} for o in page.objects]
+            bucket.s3.delete_objects(Bucket=bucket.bucket, Delete={"Objects": objects})
+    bucket.s3.delete_bucket(Bucket=bucket.bucket)
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -68,27 +82,30 @@ def timed(fn: Callable[[], object]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--container", default="bench-sensor")
+    parser.add_argument("--container", default="bench-sensor", help="container or bucket")
     parser.add_argument("--ticks", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the filled container")
     args = parser.parse_args()
     os.environ["LIVELINE_MODELS_CONTAINER"] = args.container
+    os.environ["LIVELINE_MODELS_BUCKET"] = args.container
     os.environ["LIVELINE_MODEL_SWEEP_S"] = "3600"
     s = settings.load()
     sensor = build_release_sensor(s)
     data = load_dataset()
-    with modelstore.connect(modelstore.account_url(s)) as service:
-        container = service.get_container_client(args.container)
-        modelstore.ensure_container(container)
+    print(f"model store: {modelstore.location(s)}")
+    with modelstore.open_bucket(s) as bucket:
+        bucket.ensure()
         started = time.perf_counter()
-        fill(container, OLD_VERSIONS)
-        blobs = sum(1 for _ in container.list_blobs())
-        print(f"{args.container}: {blobs} blobs (filled in {time.perf_counter() - started:.1f} s)")
+        fill(bucket, OLD_VERSIONS)
+        blobs = sum(1 for _ in listing(bucket, "", 5000))
+        print(
+            f"{args.container}: {blobs} objects (filled in {time.perf_counter() - started:.1f} s)"
+        )
 
         def publish(c: float, tmp: Path) -> None:
             out = tmp / f"model-{c}"
             write_model(train(TrainingConfig(C=c), data), out)
-            journal.record(container, modelstore.publish(container, out).model)
+            modelstore.publish(bucket, out)  # with its journal entry
 
         times: dict[str, list[float]] = {"idle": [], "new model": [], "sweep": [], "listing": []}
         with tempfile.TemporaryDirectory() as tmp, instance_for_test() as instance:
@@ -121,11 +138,9 @@ def main() -> int:
             os.environ["LIVELINE_MODEL_SWEEP_S"] = "0"
             for _ in range(args.ticks):
                 times["sweep"].append(timed(tick))
-                times["listing"].append(
-                    timed(lambda: sum(1 for _ in container.list_blobs(include=["metadata"])))
-                )
+                times["listing"].append(timed(lambda: sum(1 for _ in listing(bucket, "", 5000))))
         if not args.keep:
-            container.delete_container()
+            delete(bucket)
     shown = ", ".join(f"{t * 1000:.0f}" for t in baseline)
     print(f"baseline: {len(baseline)} ticks sweeping the container, {shown} ms")
     for kind, values in times.items():

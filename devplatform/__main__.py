@@ -14,7 +14,10 @@ from pathlib import Path
 
 from devplatform import control, report
 from devplatform.processes import PlatformError
+from liveline import settings
 from liveline.images import wheels
+from liveline.modelstore import select as modelstore_select
+from liveline.modelstore.base import ModelStoreError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             rows = control.status()
             print(report.table(rows))
+            s = settings.load()
+            try:
+                print(f"\nmodel store: {s.model_store} ({modelstore_select.location(s)})")
+            except ModelStoreError as e:
+                print(f"\nmodel store: {e}")
+                return 3
             return 0 if all(r.running for r in rows) else 3
         else:
             wheels.ensure_wheels(args.requirements, args.dest)

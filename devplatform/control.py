@@ -1,8 +1,9 @@
 """Bringing the whole local platform up or down, and reporting its status.
 
-Order matters: the engine first (the base image lives in it), then the registry and
-Azurite (independent), then the base image. A file lock serialises concurrent `up`/`down`
-calls (two pytest runs, a Make target and a test) so they never race on pidfiles.
+Order matters: the engine first (the base image lives in it), then the registry, Azurite
+and SeaweedFS (independent), then the cluster, then the base image. A file lock
+serialises concurrent `up`/`down` calls (two pytest runs, a Make target and a test) so
+they never race on pidfiles.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from devplatform import (
     k8s_node,
     layout,
     registry,
+    seaweedfs,
 )
 from devplatform.layout import Layout
 from devplatform.processes import PlatformError
@@ -35,6 +37,8 @@ SERVICES: dict[str, ModuleType] = {
     docker_engine.NAME: docker_engine,
     registry.NAME: registry,
     azurite.NAME: azurite,
+    # The local S3 server, when the models live in S3 (settings.model_store "s3").
+    seaweedfs.NAME: seaweedfs,
     k8s_cluster.NAME: k8s_cluster,
     # The real node (settings.cluster_node "real"); does nothing for the simulated one.
     k8s_node.NAME: k8s_node,
@@ -74,6 +78,14 @@ def up(lay: Layout | None = None) -> list[Status]:
     return status(lay)
 
 
+def up_s3(lay: Layout | None = None) -> None:
+    """The local S3 server even where the settings do not choose it: the model store's
+    contract tests run against every store."""
+    lay = lay or layout.load()
+    with _locked(lay):
+        seaweedfs.up(lay, force=True)
+
+
 def down(lay: Layout | None = None, components: list[str] | None = None) -> list[str]:
     """Stop the services we started (all, or the named ones); return the ones stopped."""
     lay = lay or layout.load()
@@ -103,5 +115,6 @@ def status(lay: Layout | None = None) -> list[Status]:
         )
     )
     node = [k8s_node.status(lay)] if k8s_node.enabled(lay) else []
-    return [engine, registry.status(lay), azurite.status(lay), k8s_cluster.status(lay), *node,
-            image]  # fmt: skip
+    s3 = [seaweedfs.status(lay)] if seaweedfs.enabled(lay) or seaweedfs.running(lay) else []
+    return [engine, registry.status(lay), azurite.status(lay), *s3, k8s_cluster.status(lay),
+            *node, image]  # fmt: skip

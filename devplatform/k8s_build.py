@@ -69,7 +69,7 @@ def binary(layout: Layout, name: str) -> Path:
     return bin_dir(layout) / name
 
 
-def _go() -> str:
+def go() -> str:
     go = shutil.which("go") or "/usr/local/go/bin/go"
     if not Path(go).exists():
         raise processes.PlatformError(
@@ -78,7 +78,7 @@ def _go() -> str:
     return go
 
 
-def _env(layout: Layout) -> dict[str, str]:
+def go_env(layout: Layout) -> dict[str, str]:
     go_dir = layout.state / "go"
     return {
         "GOMODCACHE": str(go_dir / "mod"),
@@ -99,9 +99,9 @@ def _pin(group: str) -> str:
 
 def _module(layout: Layout, group: str, module: str) -> dict:
     out = subprocess.run(
-        [_go(), "list", "-m", "-json", module],
+        [go(), "list", "-m", "-json", module],
         cwd=TOOLS / group,
-        env={**os.environ, **_env(layout)},
+        env={**os.environ, **go_env(layout)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -168,13 +168,13 @@ def ensure_built(layout: Layout, groups: dict[str, tuple[str, list[str]]] | None
         if group == "kube-proxy":
             _check_same_kubernetes(layout)
         ldflags = _ldflags(layout, group, module)
-        cmd = [_go(), "build", "-ldflags", ldflags, "-o", f"{out}/"]
+        cmd = [go(), "build", "-ldflags", ldflags, "-o", f"{out}/"]
         if group in ("k8s", "kube-proxy"):
             cmd += ["-tags=selinux,notest,grpcnotrace"]  # upstream's release build tags
         if group == "etcd":
             cmd[-1] = str(out / "etcd")
         rc = run_logged([*cmd, *packages], logfile, BUILD_TIMEOUT_S, cwd=TOOLS / group,
-                        env=_env(layout))  # fmt: skip
+                        env=go_env(layout))  # fmt: skip
         if rc != 0:
             raise processes.PlatformError(
                 f"{NAME}: building {group} failed (exit {rc}). Last lines of {logfile}:\n"

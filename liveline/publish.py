@@ -67,9 +67,8 @@ def publish_model(
     with tempfile.TemporaryDirectory(prefix="liveline-publish-") as tmp:
         model_dir = Path(tmp)
         modelcard.write_model_dir(model_dir, described.artifacts, described.card)
-        with modelstore.connect(modelstore.account_url(s)) as service:
-            container = service.get_container_client(s.models_container)
-            done = modelstore.publish(container, model_dir, gates)
+        with modelstore.open_bucket(s) as bucket:
+            done = modelstore.publish(bucket, model_dir, gates)
     verb = "published" if done.uploaded else "already published, kept"
     log.info("%s %s %s (%s)", verb, name, done.model.version, described.card["task"])
     return done.model

@@ -23,6 +23,11 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
+# The development identity of the local S3 server (SeaweedFS), written into its
+# configuration by `make up`; it grants nothing anywhere else. Not a secret.
+SEAWEEDFS_ACCESS_KEY = "LIVELINEDEVACCESSKEY"
+SEAWEEDFS_SECRET_KEY = "liveline-local-seaweedfs-dev-secret"
+MODEL_STORES = ("azure", "s3")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,17 @@ class Settings:
     azurite_host: str = "127.0.0.1"
     azurite_port: int = 10000
     models_container: str = "models"
+    # Where published models live: "azure" (Blob Storage: models_account_url and
+    # models_container) or "s3" (s3_endpoint_url, s3_region and models_bucket).
+    model_store: str = "azure"
+    # S3: empty is the local SeaweedFS that `make up` starts when s3 is chosen (its S3
+    # port seaweedfs_port, its other ports the ten above seaweedfs_port_base); "aws" is
+    # AWS's own endpoint for s3_region; any other value an S3-compatible endpoint.
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    models_bucket: str = "liveline-models"
+    seaweedfs_port: int = 8333
+    seaweedfs_port_base: int = 18300
     # Offline stand-in for python:3.11-slim; the tag's -rN names the recipe revision
     # (devplatform/base_image.py).
     base_image: str = "liveline/python-base:3.11-bookworm-r2"
@@ -173,6 +189,10 @@ class Settings:
     @property
     def blob_account_url(self) -> str:
         return f"http://{self.azurite_host}:{self.azurite_port}/{AZURITE_ACCOUNT}"
+
+    @property
+    def local_s3_url(self) -> str:
+        return f"http://127.0.0.1:{self.seaweedfs_port}"
 
     @property
     def kubeconfig_path(self) -> Path:

@@ -69,9 +69,8 @@ def _score_through_service(url: str, s: settings.Settings, notes: dict) -> str |
 
     with DagsterInstance.get() as instance:
         built = ImageFacts.latest(instance)
-    with modelstore.connect(modelstore.account_url(s)) as service:
-        container = service.get_container_client(s.models_container)
-        model = modelstore.get(container, built.model_name, notes[k8s.A_MODEL])
+    with modelstore.open_bucket(s) as bucket:
+        model = modelstore.get(bucket, built.model_name, notes[k8s.A_MODEL])
     try:
         smoke.wait_url_ready(url)
         version = smoke.smoke_test(url, model.card, notes[k8s.A_CODE])

@@ -1,4 +1,4 @@
-"""`liveline publish`: publish a model to blob storage without running Dagster.
+"""`liveline publish`: publish a model to the model store without running Dagster.
 
 Three ways in, one library path (liveline.modelstore, liveline.publish): a folder with a
 card (`--model-dir`, what `liveline train` writes), or an estimator trained anywhere and
@@ -11,12 +11,10 @@ published versions, newest first.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
-
-from azure.core.exceptions import AzureError
-from azure.storage.blob import ContainerClient
 
 import modelcard
 from liveline import modelstore, project, settings
@@ -26,7 +24,8 @@ log = logging.getLogger("liveline_cli.publish")
 
 def parse_args(argv: list[str] | None, defaults: settings.Settings) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="liveline publish", description="Publish a trained model to blob storage."
+        prog="liveline publish",
+        description="Publish a trained model to the model store (LIVELINE_MODEL_STORE).",
     )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--model-dir", type=Path, help="folder with model.skops + model_card.json")
@@ -39,12 +38,12 @@ def parse_args(argv: list[str] | None, defaults: settings.Settings) -> argparse.
     parser.add_argument(
         "--account-url",
         default=modelstore.account_url(defaults),
-        help="blob account (LIVELINE_MODELS_ACCOUNT_URL; default: the local Azurite)",
+        help="Azure: blob account (LIVELINE_MODELS_ACCOUNT_URL; default: the local Azurite)",
     )
     parser.add_argument(
         "--container",
         default=defaults.models_container,
-        help="container (LIVELINE_MODELS_CONTAINER; default: %(default)s)",
+        help="Azure: container (LIVELINE_MODELS_CONTAINER; default: %(default)s)",
     )
     parser.add_argument(
         "--gate",
@@ -61,22 +60,23 @@ def parse_args(argv: list[str] | None, defaults: settings.Settings) -> argparse.
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # it logs every HTTP request
-    s = settings.load()
-    args = parse_args(argv, s)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    args = parse_args(argv, settings.load())
+    s = dataclasses.replace(settings.load(), models_account_url=args.account_url,
+                            models_container=args.container)  # fmt: skip
     try:
         if args.estimator:
             return _publish_estimator(args, s)
         gates = project.load(s.project_path, args.gate).gates
-        with modelstore.connect(args.account_url) as service:
-            container = service.get_container_client(args.container)
+        with modelstore.open_bucket(s) as bucket:
             if args.list:
-                return _list(container)
-            done = modelstore.publish(container, args.model_dir, gates)
+                return _list(bucket)
+            done = modelstore.publish(bucket, args.model_dir, gates)
     except (ValueError, modelstore.ModelStoreError, modelcard.CardError) as e:
         log.error("%s", e)
         return 1
-    except AzureError as e:
-        log.error("blob storage at %s failed: %s", args.account_url, e)
+    except modelstore.SERVICE_ERRORS as e:
+        log.error("the model store %s failed: %s", modelstore.location(s), e)
         return 1
     model = done.model
     verb = "published" if done.uploaded else "already published, kept"
@@ -86,16 +86,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _publish_estimator(args: argparse.Namespace, s: settings.Settings) -> int:
-    import dataclasses
-
     # Imported here: scikit-learn and pandas cost seconds, and --list needs neither.
     from liveline.publish import load_skops, publish_model
     from model_training.tables import read_table, split_target
 
     estimator = load_skops(args.estimator)
     x, y = split_target(read_table(args.eval_data), args.target, str(args.eval_data))
-    s = dataclasses.replace(s, models_account_url=args.account_url,
-                            models_container=args.container)  # fmt: skip
     model = publish_model(
         estimator,
         x,
@@ -110,8 +106,8 @@ def _publish_estimator(args: argparse.Namespace, s: settings.Settings) -> int:
     return 0
 
 
-def _list(container: ContainerClient) -> int:
-    found = modelstore.scan(container)
+def _list(bucket: modelstore.Bucket) -> int:
+    found = modelstore.scan(bucket)
     for m in found.valid:
         print(f"{m.published_at.isoformat()}  {m.name}  {m.version}  sha256:{m.artifact_sha256}")
     for prefix, why in found.passed_over.items():

@@ -16,7 +16,6 @@ import sys
 from datetime import UTC, datetime
 
 import kubernetes
-from azure.core.exceptions import AzureError
 from dagster import AssetKey, DagsterInstance
 
 from devplatform import k8s_node
@@ -37,7 +36,6 @@ from liveline_cli.common import (
 from modelcard import CARD_FILE, CardError, ModelCard
 
 SOURCE, TRAINED = AssetKey(constants.APP_SOURCE), AssetKey(constants.TRAINED_MODEL)
-BLOB_CALL = {"retry_total": 1, "connection_timeout": 5, "read_timeout": 10}
 
 
 def describe(
@@ -119,17 +117,17 @@ def model_facts(version: str, s: settings.Settings, instance: DagsterInstance | 
     if not version:
         return found
     from liveline import modelstore  # imports scikit-learn: only when needed
+    from liveline.modelstore.objects import listing
 
     try:
-        with modelstore.connect(modelstore.account_url(s)) as service:
-            container = service.get_container_client(s.models_container)
-            for item in container.walk_blobs(delimiter="/", **BLOB_CALL):
-                if item.name.startswith("_"):
+        with modelstore.open_bucket(s) as bucket:
+            for item in listing(bucket, page_size=5000):
+                name, _, rest = item.name.partition("/")
+                if name.startswith("_") or rest != f"{version}/{CARD_FILE}":
                     continue
-                card_name = f"{item.name}{version}/{CARD_FILE}"
-                with contextlib.suppress(AzureError, CardError):
-                    raw = container.download_blob(card_name, **BLOB_CALL).readall()
-                    card = ModelCard.from_json(raw, source=card_name)
+                with contextlib.suppress(CardError):
+                    raw = bucket.get(item.name).data
+                    card = ModelCard.from_json(raw, source=item.name)
                     return {
                         **found,
                         "name": card.model_name,
@@ -137,9 +135,9 @@ def model_facts(version: str, s: settings.Settings, instance: DagsterInstance | 
                         "metrics": card.metrics,
                         "source": "model card",
                     }
-    except AzureError as e:
-        return {**found, "why_unknown": f"blob storage: {str(e).splitlines()[0]}"}
-    return {**found, "why_unknown": f"no model card for {version} in {s.models_container}"}
+    except modelstore.SERVICE_ERRORS as e:
+        return {**found, "why_unknown": f"model store: {str(e).splitlines()[0]}"}
+    return {**found, "why_unknown": f"no model card for {version} in {modelstore.location(s)}"}
 
 
 def deployment_facts(

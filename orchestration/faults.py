@@ -11,8 +11,8 @@ Kubernetes API) carries RETRY and is wrapped by `@classified`:
   its deadline) becomes a Failure with allow_retries=False: running it again would fail
   the same way, so it fails at once with its own message.
 
-Written by hand because each client library (azure-core, requests/urllib3 under docker,
-urllib3 under kubernetes) reports "the service did not answer" with its own exception
+Written by hand because each client library (azure-core, botocore, requests/urllib3 under
+docker, urllib3 under kubernetes) reports "the service did not answer" with its own exception
 types; Dagster's RetryPolicy alone retries everything, permanent failures included.
 """
 
@@ -29,6 +29,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from botocore.exceptions import ClientError as BotoClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError as BotoHTTPClientError
 from dagster import Backoff, Failure, Jitter, RetryPolicy
 from docker.errors import DockerException
 
@@ -52,6 +55,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     urllib3.exceptions.TimeoutError,
     ServiceRequestError,  # azure-core: the request never got an answer
     ServiceResponseError,
+    BotoConnectionError,  # botocore: refused, timed out (EndpointConnectionError, ...)
+    BotoHTTPClientError,  # botocore: read timeout, connection closed mid-answer
 )
 TRANSIENT_STATUS = {429, 502, 503, 504}  # HTTP answers that mean "try again"
 # dockerd reports a registry it could not reach only as text in its push stream.
@@ -83,6 +88,8 @@ def is_transient(error: BaseException) -> bool:
         if isinstance(e, TRANSIENT):
             return True
         status = getattr(e, "status", None) or getattr(e, "status_code", None)
+        if isinstance(e, BotoClientError):  # S3's SlowDown, ServiceUnavailable
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if isinstance(status, int) and status in TRANSIENT_STATUS:
             return True
         if TRANSIENT_TEXT.search(str(e)):
@@ -99,7 +106,14 @@ def components(s: settings.Settings) -> list[tuple[str, str, re.Pattern[str], st
     blob = urlsplit(s.models_account_url or f"http://{s.azurite_host}:{s.azurite_port}")
     blob_port = blob.port or 443
     docker = (s.docker_host or "unix:///var/run/docker.sock").removeprefix("unix://")
-    return [
+    s3 = urlsplit(s.s3_endpoint_url if "//" in s.s3_endpoint_url else s.local_s3_url)
+    s3_port = s3.port or 443
+    store = [("S3", f"{s3.hostname}:{s3_port}", _port(s3_port, s3.hostname),
+              "check LIVELINE_S3_ENDPOINT_URL" if s.s3_endpoint_url else local)]  # fmt: skip
+    if s.s3_endpoint_url == "aws":
+        aws = re.compile(r"amazonaws\.com")
+        store = [("S3", f"AWS {s.s3_region}", aws, "check the AWS region and network")]
+    return [*(store if s.model_store == "s3" else []),
         ("Azure Blob Storage", f"{blob.hostname}:{blob_port}", _port(blob_port, blob.hostname),
          "check LIVELINE_MODELS_ACCOUNT_URL" if s.models_account_url else local),
         ("the container registry", f"{s.registry_host}:{s.registry_port}",

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from azure.storage.blob import BlobProperties, ContainerClient
-
-from liveline.modelstore.base import UNCHANGED, ModelStoreError
+from liveline.modelstore.base import ModelStoreError
+from liveline.modelstore.objects import (
+    Bucket,
+    ObjectChanged,
+    ObjectInfo,
+    ObjectNotFound,
+    listing,
+    metadata,
+)
 from modelcard import (
     ARTIFACT_FILE,
     CARD_FILE,
@@ -35,8 +41,8 @@ class PublishedModel:
     artifact_size: int
     artifact_etag: str
     card_sha256: str
-    card_etag: str  # etags unquoted, as blob listings give them
-    published_at: datetime  # the card blob's last-modified time
+    card_etag: str  # etags unquoted, as listings give them
+    published_at: datetime  # the card object's last-modified time
     artifact_url: str
     card_url: str
     card: dict[str, Any] = field(compare=False, repr=False)
@@ -48,24 +54,30 @@ class Scan:
     passed_over: dict[str, str]  # "<name>/<version>" -> why it is not valid
 
 
-def scan(container: ContainerClient, stop_at_first: bool = False) -> Scan:
+def scan(bucket: Bucket, stop_at_first: bool = False) -> Scan:
     """Valid versions newest first (by card upload), and why the others were passed over."""
-    groups: dict[str, dict[str, BlobProperties]] = {}
+    groups: dict[str, dict[str, ObjectInfo]] = {}
     try:
-        for blob in container.list_blobs(include=["metadata"]):
+        for blob in listing(bucket, page_size=5000):
             prefix, _, file = blob.name.rpartition("/")
             if prefix.count("/") == 1 and file in (ARTIFACT_FILE, CARD_FILE):
                 groups.setdefault(prefix, {})[file] = blob
-    except ResourceNotFoundError as e:
+    except ObjectNotFound as e:
         raise ModelStoreError(
-            f"there is no models container at {container.url}: publish a model first"
+            f"there is no models store at {bucket.url}: publish a model first"
         ) from e
 
+    seconds = Counter(c.last_modified for g in groups.values() if (c := g.get(CARD_FILE)))
+
     def newest_first(
-        item: tuple[str, dict[str, BlobProperties]],
+        item: tuple[str, dict[str, ObjectInfo]],
     ) -> tuple[datetime, str] | tuple[datetime]:
         card = item[1].get(CARD_FILE)
-        return (card.last_modified, card.metadata.get("published_at", "")) if card else (OLDEST,)
+        if card is None:
+            return (OLDEST,)
+        # Where the listing carries no metadata (S3), only cards of the same second need it.
+        tied = seconds[card.last_modified] > 1
+        return (card.last_modified, metadata(bucket, card).get("published_at", "") if tied else "")
 
     valid: list[PublishedModel] = []
     passed_over: dict[str, str] = {}
@@ -77,9 +89,12 @@ def scan(container: ContainerClient, stop_at_first: bool = False) -> Scan:
         try:
             if artifact_blob is None:
                 raise ModelStoreError(f"{prefix} has a model card but no artifact")
-            card = container.download_blob(card_blob.name, etag=card_blob.etag, **UNCHANGED)
-            valid.append(validate(container, prefix, card.readall(), card_blob, artifact_blob))
-        except (ModelStoreError, ResourceModifiedError, ResourceNotFoundError) as e:
+            card = bucket.get(card_blob.name, etag=card_blob.etag)
+            artifact_info = artifact_blob
+            if artifact_info.metadata is None:
+                artifact_info = bucket.head(artifact_blob.name)
+            valid.append(validate(bucket, prefix, card.data, card.info, artifact_info))
+        except (ModelStoreError, ObjectChanged, ObjectNotFound) as e:
             passed_over[prefix] = str(e).splitlines()[0]
             continue
         if stop_at_first:
@@ -87,48 +102,44 @@ def scan(container: ContainerClient, stop_at_first: bool = False) -> Scan:
     return Scan(valid, passed_over)
 
 
-def newest_valid(container: ContainerClient) -> tuple[PublishedModel, dict[str, str]]:
+def newest_valid(bucket: Bucket) -> tuple[PublishedModel, dict[str, str]]:
     """The newest valid version, and the newer versions passed over (with reasons)."""
-    found = scan(container, stop_at_first=True)
+    found = scan(bucket, stop_at_first=True)
     if not found.valid:
         reasons = "".join(f"\n  {p}: {why}" for p, why in found.passed_over.items())
-        raise ModelStoreError(f"no valid published model in {container.url}{reasons}")
+        raise ModelStoreError(f"no valid published model in {bucket.url}{reasons}")
     return found.valid[0], found.passed_over
 
 
-def get(container: ContainerClient, name: str, version: str) -> PublishedModel:
+def get(bucket: Bucket, name: str, version: str) -> PublishedModel:
     """One published version, verified down to the artifact's bytes."""
-    model = read_version(container, f"{name}/{version}")
+    model = read_version(bucket, f"{name}/{version}")
     if model is None:
-        raise ModelStoreError(f"{name} {version} is not published in {container.url}")
+        raise ModelStoreError(f"{name} {version} is not published in {bucket.url}")
     return model
 
 
-def download(container: ContainerClient, model: PublishedModel, dest: Path) -> Path:
-    """Download exactly the listed blobs (by etag) into dest, verified as serving will."""
+def download(bucket: Bucket, model: PublishedModel, dest: Path) -> Path:
+    """Download exactly the listed objects (by etag) into dest, verified as serving will."""
     prefix = f"{model.name}/{model.version}"
     try:
-        card_bytes = container.download_blob(
-            f"{prefix}/{CARD_FILE}", etag=model.card_etag, **UNCHANGED
-        ).readall()
-        artifact = container.download_blob(
-            f"{prefix}/{ARTIFACT_FILE}", etag=model.artifact_etag, **UNCHANGED
-        ).readall()
+        card_bytes = bucket.get(f"{prefix}/{CARD_FILE}", etag=model.card_etag).data
+        artifact = bucket.get(f"{prefix}/{ARTIFACT_FILE}", etag=model.artifact_etag).data
         card = ModelCard.from_json(card_bytes, source=f"{prefix}/{CARD_FILE}")
         files = {ARTIFACT_FILE: artifact, CARD_FILE: card_bytes}
         for extra in card.artifacts:  # the ONNX graph beside the skops artifact
             if extra.file not in files:
-                files[extra.file] = container.download_blob(f"{prefix}/{extra.file}").readall()
+                files[extra.file] = bucket.get(f"{prefix}/{extra.file}").data
         for file, data in files.items():
             if file != CARD_FILE:
                 verify_artifact(card, data, file)
-    except (ResourceModifiedError, ResourceNotFoundError) as e:
+    except (ObjectChanged, ObjectNotFound) as e:
         raise ModelStoreError(
             f"{prefix} changed or vanished since it was listed: published versions must "
             "not change; find out who writes to them"
         ) from e
     except CardError as e:
-        raise ModelStoreError(f"refusing {prefix} from {container.url}: {e}") from e
+        raise ModelStoreError(f"refusing {prefix} from {bucket.url}: {e}") from e
     if sha256(card_bytes) != model.card_sha256 or card.artifact_sha256 != model.artifact_sha256:
         raise ModelStoreError(f"refusing {prefix}: its card is not the one that was listed")
     dest.mkdir(parents=True, exist_ok=True)
@@ -140,31 +151,28 @@ def download(container: ContainerClient, model: PublishedModel, dest: Path) -> P
     return dest
 
 
-def read_version(container: ContainerClient, prefix: str) -> PublishedModel | None:
+def read_version(bucket: Bucket, prefix: str) -> PublishedModel | None:
     """The version at prefix verified down to the artifact bytes; None if it has no card."""
     try:
-        card = container.download_blob(f"{prefix}/{CARD_FILE}")
-    except ResourceNotFoundError:
+        card = bucket.get(f"{prefix}/{CARD_FILE}")
+    except ObjectNotFound:
         return None
-    card_bytes = card.readall()
     try:
-        artifact = container.download_blob(f"{prefix}/{ARTIFACT_FILE}")
-    except ResourceNotFoundError as e:
+        artifact = bucket.get(f"{prefix}/{ARTIFACT_FILE}")
+    except ObjectNotFound as e:
         raise ModelStoreError(
             f"{prefix} is published but its artifact is missing: investigate, then delete "
             "its card and publish again"
         ) from e
-    return validate(
-        container, prefix, card_bytes, card.properties, artifact.properties, artifact.readall()
-    )
+    return validate(bucket, prefix, card.data, card.info, artifact.info, artifact.data)
 
 
 def validate(
-    container: ContainerClient,
+    bucket: Bucket,
     prefix: str,
     card_bytes: bytes,
-    card_props: BlobProperties,
-    artifact_props: BlobProperties,
+    card_props: ObjectInfo,
+    artifact_props: ObjectInfo,
     artifact: bytes | None = None,
 ) -> PublishedModel:
     """The version if card and artifact agree with each other and with their metadata."""
@@ -175,11 +183,11 @@ def validate(
     problems = []
     if f"{card.model_name}/{card.model_version}" != prefix:
         problems.append(f"its card names {card.model_name} {card.model_version}")
-    if card_props.metadata.get("sha256") != sha256(card_bytes):
-        problems.append("the card's bytes do not match the sha256 in its blob metadata")
-    claimed = artifact_props.metadata.get("sha256")
+    if (card_props.metadata or {}).get("sha256") != sha256(card_bytes):
+        problems.append("the card's bytes do not match the sha256 in its object metadata")
+    claimed = (artifact_props.metadata or {}).get("sha256")
     if claimed != card.artifact_sha256:
-        problems.append(f"artifact blob metadata sha256 {claimed} is not the card's")
+        problems.append(f"artifact object metadata sha256 {claimed} is not the card's")
     if artifact_props.size != card.artifact.size:
         problems.append(f"artifact size {artifact_props.size} is not the card's")
     if artifact is not None and (actual := sha256(artifact)) != card.artifact_sha256:
@@ -190,19 +198,19 @@ def validate(
         raise ModelStoreError(f"{prefix} cannot be served: {e}") from e
     if problems:
         raise ModelStoreError(
-            f"{prefix} in {container.url} is inconsistent: {'; '.join(problems)}. Published "
-            "versions are never overwritten: investigate, delete its blobs, publish again"
+            f"{prefix} in {bucket.url} is inconsistent: {'; '.join(problems)}. Published "
+            "versions are never overwritten: investigate, delete its objects, publish again"
         )
     return PublishedModel(
         name=card.model_name,
         version=card.model_version,
         artifact_sha256=card.artifact_sha256,
         artifact_size=artifact_props.size,
-        artifact_etag=artifact_props.etag.strip('"'),
+        artifact_etag=artifact_props.etag,
         card_sha256=sha256(card_bytes),
-        card_etag=card_props.etag.strip('"'),
+        card_etag=card_props.etag,
         published_at=card_props.last_modified,
-        artifact_url=f"{container.url}/{prefix}/{ARTIFACT_FILE}",
-        card_url=f"{container.url}/{prefix}/{CARD_FILE}",
+        artifact_url=f"{bucket.url}/{prefix}/{ARTIFACT_FILE}",
+        card_url=f"{bucket.url}/{prefix}/{CARD_FILE}",
         card=card.raw,
     )

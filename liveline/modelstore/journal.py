@@ -1,5 +1,5 @@
-"""The publication journal: one empty blob per published model version, named so that a
-listing gives the newest first.
+"""The publication journal: one empty object per published model version, named so that
+a listing gives the newest first.
 
     _journal/<inverted microseconds since the epoch, 17 digits>/<name>/<version>
 
@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import ContainerClient
-
 from liveline.modelstore.catalog import PublishedModel
+from liveline.modelstore.objects import Bucket, ObjectExists
 from modelcard import CARD_FILE
 
 JOURNAL = "_journal/"
@@ -41,12 +39,13 @@ def parse_entry(name: str) -> tuple[datetime, str] | None:
     return EPOCH + timedelta(microseconds=LATEST_US - int(inverted)), prefix
 
 
-def record(container: ContainerClient, model: PublishedModel) -> str:
-    """Write the journal entry of a published version (idempotent); its blob name."""
+def record(bucket: Bucket, model: PublishedModel) -> str:
+    """Write the journal entry of a published version (idempotent); its object name."""
     prefix = f"{model.name}/{model.version}"
-    card = container.get_blob_client(f"{prefix}/{CARD_FILE}").get_blob_properties()
+    card = bucket.head(f"{prefix}/{CARD_FILE}")
     name = entry_name(card.last_modified, prefix)
-    metadata = {"published_at": card.metadata.get("published_at", ""), "card_etag": model.card_etag}
-    with contextlib.suppress(ResourceExistsError):  # recorded before: keep that entry
-        container.upload_blob(name, b"", overwrite=False, metadata=metadata)
+    published_at = (card.metadata or {}).get("published_at", "")
+    metadata = {"published_at": published_at, "card_etag": model.card_etag}
+    with contextlib.suppress(ObjectExists):  # recorded before: keep that entry
+        bucket.put(name, b"", metadata, "application/octet-stream")
     return name

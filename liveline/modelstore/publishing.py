@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-from azure.storage.blob import BlobClient, ContainerClient, ContentSettings
-
 import modelcard
 from liveline.modelstore import journal
-from liveline.modelstore.base import UNCHANGED, ModelStoreError, ensure_container
+from liveline.modelstore.base import ModelStoreError
 from liveline.modelstore.catalog import PublishedModel, read_version
+from liveline.modelstore.objects import Bucket, ObjectChanged, ObjectExists
 from liveline.project import Gates
 
 log = logging.getLogger(__name__)
@@ -32,7 +30,7 @@ class Publication:
 
 
 def publish(
-    container: ContainerClient,
+    bucket: Bucket,
     model_dir: Path,
     gates: Gates | None = None,
     stale_after: timedelta = STALE_PARTIAL,
@@ -49,21 +47,16 @@ def publish(
         raise ModelStoreError(
             f"refusing to publish {label}: below the quality gate: " + "; ".join(problems)
         )
-    ensure_container(container)
+    bucket.ensure()
     prefix = f"{card.model_name}/{card.model_version}"
     # Retrained elsewhere, the same version has other skops bytes: the published ones stay.
-    if (existing := read_version(container, prefix)) is not None:
+    if (existing := read_version(bucket, prefix)) is not None:
         log.info("%s is already published at %s", label, existing.card_url)
         return Publication(existing, uploaded=False)
     # The skops artifact last: listings take a version with a card and a skops artifact
     # for complete, and a download re-hashes every artifact the card lists.
     for entry in sorted(card.artifacts, key=lambda a: a.format == modelcard.SKOPS):
-        _put_artifact(
-            container.get_blob_client(f"{prefix}/{entry.file}"),
-            artifacts[entry.file],
-            card,
-            stale_after,
-        )
+        _put_artifact(bucket, f"{prefix}/{entry.file}", artifacts[entry.file], card, stale_after)
     metadata = {
         **_metadata(card, card_bytes),
         "artifact_sha256": card.artifact_sha256,
@@ -71,19 +64,14 @@ def publish(
         "published_at": datetime.now(UTC).isoformat(timespec="microseconds"),
     }
     try:
-        container.get_blob_client(f"{prefix}/{modelcard.CARD_FILE}").upload_blob(
-            card_bytes,
-            overwrite=False,
-            metadata=metadata,
-            content_settings=ContentSettings(content_type="application/json"),
-        )
-    except ResourceExistsError:
+        bucket.put(f"{prefix}/{modelcard.CARD_FILE}", card_bytes, metadata, "application/json")
+    except ObjectExists:
         log.info("%s was published concurrently; that publication stands", label)
-        return Publication(_read_back(container, prefix), uploaded=False)
-    log.info("published %s at %s", label, container.url)
-    published = _read_back(container, prefix)
+        return Publication(_read_back(bucket, prefix), uploaded=False)
+    log.info("published %s at %s", label, bucket.url)
+    published = _read_back(bucket, prefix)
     # Last, after the card: the release sensor finds new versions through the journal.
-    journal.record(container, published)
+    journal.record(bucket, published)
     return Publication(published, uploaded=True)
 
 
@@ -111,10 +99,10 @@ def read_model_dir(model_dir: Path) -> tuple[modelcard.ModelCard, bytes, dict[st
     return card, card_bytes, artifacts
 
 
-def _read_back(container: ContainerClient, prefix: str) -> PublishedModel:
-    model = read_version(container, prefix)
+def _read_back(bucket: Bucket, prefix: str) -> PublishedModel:
+    model = read_version(bucket, prefix)
     if model is None:
-        raise ModelStoreError(f"{prefix} vanished from {container.url} right after publishing")
+        raise ModelStoreError(f"{prefix} vanished from {bucket.url} right after publishing")
     return model
 
 
@@ -127,41 +115,31 @@ def _metadata(card: modelcard.ModelCard, content: bytes) -> dict[str, str]:
 
 
 def _put_artifact(
-    blob: BlobClient, artifact: bytes, card: modelcard.ModelCard, stale_after: timedelta
+    bucket: Bucket, name: str, artifact: bytes, card: modelcard.ModelCard, stale_after: timedelta
 ) -> None:
     metadata = _metadata(card, artifact)
-    content_settings = ContentSettings(content_type="application/octet-stream")
+    content_type = "application/octet-stream"
     try:
-        blob.upload_blob(
-            artifact, overwrite=False, metadata=metadata, content_settings=content_settings
-        )
+        bucket.put(name, artifact, metadata, content_type)
         return
-    except ResourceExistsError:
+    except ObjectExists:
         pass
     # An artifact without a card: a publish of this version in progress, or interrupted.
-    props = blob.get_blob_properties()
-    existing = blob.download_blob(etag=props.etag, **UNCHANGED).readall()
-    expected = next(a.sha256 for a in card.artifacts if blob.blob_name.endswith(f"/{a.file}"))
-    if modelcard.sha256(existing) == expected == props.metadata.get("sha256"):
+    props = bucket.head(name)
+    existing = bucket.get(name, etag=props.etag).data
+    expected = next(a.sha256 for a in card.artifacts if name.endswith(f"/{a.file}"))
+    if modelcard.sha256(existing) == expected == (props.metadata or {}).get("sha256"):
         return  # our very bytes: complete that upload with the card
     age = datetime.now(UTC) - props.last_modified
     if age < stale_after:
         raise ModelStoreError(
-            f"{blob.blob_name} exists without a model card, {age.total_seconds():.0f} s old: "
+            f"{name} exists without a model card, {age.total_seconds():.0f} s old: "
             f"another publish of this version is in progress; retry after {stale_after}"
         )
-    log.warning("replacing %s, left without a card %s ago", blob.blob_name, age)
+    log.warning("replacing %s, left without a card %s ago", name, age)
     try:
-        blob.upload_blob(
-            artifact,
-            overwrite=True,
-            etag=props.etag,
-            **UNCHANGED,
-            metadata=metadata,
-            content_settings=content_settings,
-        )
-    except ResourceModifiedError as e:
+        bucket.put(name, artifact, metadata, content_type, replacing=props.etag)
+    except ObjectChanged as e:
         raise ModelStoreError(
-            f"{blob.blob_name} changed while being replaced: another publish is in "
-            "progress; retry later"
+            f"{name} changed while being replaced: another publish is in progress; retry later"
         ) from e

@@ -8,7 +8,9 @@ that needs it FAILS with the reason: a missing platform is a broken build, not a
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import docker
 import kubernetes
@@ -20,6 +22,11 @@ from devplatform import azurite, docker_engine, k8s_cluster, registry
 from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
 from liveline import images, settings
+from liveline.modelstore import s3
+from tests.support import stores
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -68,6 +75,34 @@ def blob_service(local_platform: Layout) -> Iterator[BlobServiceClient]:
     """Azurite through the dev account key (Azurite runs with --skipApiVersionCheck)."""
     with azurite.blob_service(local_platform) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def s3_client(local_platform: Layout) -> Iterator[S3Client]:
+    """The local S3 server (SeaweedFS), started for the tests whatever the settings
+    choose: the model store's contract tests run against every store."""
+    try:
+        devplatform.control.up_s3(local_platform)
+    except devplatform.PlatformError as e:
+        pytest.fail(f"the local S3 server could not come up:\n{e}", pytrace=False)
+    s = local_platform.settings
+    client = s3.client(s.local_s3_url, s.s3_region)
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=stores.STORES)
+def store(request: pytest.FixtureRequest, blob_service: BlobServiceClient) -> Iterator[stores.Kit]:
+    """Each model store in turn, with a container or bucket of the test's own (created by
+    the code under test), deleted afterwards."""
+    name = f"test-models-{uuid.uuid4().hex[:12]}"
+    kit: stores.Kit
+    if request.param == "s3":
+        kit = stores.S3Kit(request.getfixturevalue("s3_client"), name)
+    else:
+        kit = stores.AzureKit(blob_service, name)
+    yield kit
+    kit.delete()
 
 
 @pytest.fixture(scope="session")

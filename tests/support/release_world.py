@@ -12,7 +12,7 @@ import pytest
 from dagster import build_sensor_context, instance_for_test
 
 from liveline import modelstore, settings
-from liveline.modelstore import journal
+from liveline.modelstore import AzureBucket, journal
 from orchestration.definitions import defs
 from orchestration.facts import DeploymentFacts
 from orchestration.resources.blob_store import BlobStoreResource
@@ -66,7 +66,7 @@ def tick(w, cursor: str | None = ...):
 def publish(w, model_dir: Path, entry: bool = True) -> modelstore.PublishedModel:
     """Publish as `liveline publish` does (it writes the journal entry); entry=False then
     deletes the entry, as a publisher predating the journal or a manual upload leaves it."""
-    model = modelstore.publish(w.container, model_dir).model
+    model = modelstore.publish(AzureBucket(w.container), model_dir).model
     if not entry:
         for blob in w.container.list_blobs(name_starts_with=journal.JOURNAL):
             if blob.name.endswith(f"/{model.name}/{model.version}"):

@@ -26,6 +26,7 @@ from devplatform import azurite, k8s_cluster
 from devplatform.layout import Layout
 from liveline import k8s, modelstore, settings
 from liveline.constants import RELEASE_JOB
+from liveline.modelstore import AzureBucket
 from liveline_cli import dev
 from tests.support.gitrepo import git
 
@@ -85,7 +86,7 @@ class Scenario:
         return out
 
     def publish(self, model_dir: Path) -> modelstore.PublishedModel:
-        return modelstore.publish(self.container, model_dir).model
+        return modelstore.publish(AzureBucket(self.container), model_dir).model
 
     def wait_live(self, code: str, model: str, timeout: float) -> k8s.Rollout:
         want = {k8s.A_CODE: code, k8s.A_MODEL: model}

@@ -29,6 +29,7 @@ from devplatform import base_image
 from liveline import images, k8s, modelstore, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import sbom
+from liveline.modelstore import AzureBucket
 from orchestration.definitions import defs
 from tests.support.gitrepo import git
 
@@ -78,7 +79,9 @@ def deployed(app_repo, docker_client, blob_service, registry_url, kube_api):
         assert result.success
         with blob_service.get_container_client(name) as container:
             image = facts(instance, "serving_image")
-            card = modelstore.get(container, image["model_name"], image["model_version"]).card
+            card = modelstore.get(
+                AzureBucket(container), image["model_name"], image["model_version"]
+            ).card
         yield SimpleNamespace(
             instance=instance,
             image=image,

@@ -29,6 +29,7 @@ from dagster import (
 )
 
 from liveline import images, k8s, modelstore, settings
+from liveline.modelstore import AzureBucket
 from liveline_cli import rollback, status
 from orchestration.definitions import ASSETS, CHECKS, resources
 from orchestration.facts import PushedImageFacts
@@ -82,7 +83,7 @@ def env(docker_client, blob_service, kube_api, registry_url, model_dir_pristine,
         mp.setenv("LIVELINE_K8S_NAMESPACE", name)
         mp.setenv("LIVELINE_MODELS_CONTAINER", name)
         container = blob_service.get_container_client(name)
-        model = modelstore.publish(container, model_dir_pristine).model
+        model = modelstore.publish(AzureBucket(container), model_dir_pristine).model
         e = SimpleNamespace(instance=instance, namespace=name, model=model, api=kube_api,
                             home=instance.root_directory, revisions=revisions)  # fmt: skip
         metrics = {k: MetadataValue.float(v) for k, v in model.card["metrics"].items()}

@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 import liveline
 from liveline import modelstore
 from liveline.images import smoke
+from liveline.modelstore import AzureBucket
 from liveline_cli import publish
 from tests.support import served
 from tests.support.scenario import release_runs, scenario
@@ -104,5 +105,5 @@ def test_a_regressor_published_from_the_command_line_goes_live(world, tmp_path, 
     rows = x_eval.iloc[:50]
     body = score(service_url(world), version, rows.to_dict(orient="records"))
     assert set(body) == {"model_name", "model_version", "predictions"}
-    card = modelstore.get(world.container, "sugar", version).card
+    card = modelstore.get(AzureBucket(world.container), "sugar", version).card
     np.testing.assert_allclose(body["predictions"], model.predict(rows), **served.tolerance(card))

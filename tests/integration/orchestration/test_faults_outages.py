@@ -33,6 +33,7 @@ import devplatform
 from devplatform import k8s_node
 from liveline import k8s, modelstore, settings
 from liveline.constants import COMMIT_TAG, MANIFEST_V2
+from liveline.modelstore import AzureBucket
 from orchestration.definitions import ASSETS, CHECKS, resources
 from orchestration.resources.cluster import ClusterResource
 from tests.support.gitrepo import git
@@ -92,7 +93,7 @@ def world(tmp_path_factory, local_platform, blob_service, kube_api, model_dir_pr
             env.setenv(f"LIVELINE_{key}", value)
         env.delenv("LIVELINE_MODEL_GATE", raising=False)
         container = blob_service.get_container_client(tag)
-        modelstore.publish(container, model_dir_pristine)
+        modelstore.publish(AzureBucket(container), model_dir_pristine)
         w = SimpleNamespace(
             repo=repo, instance=instance, layout=local_platform, api=kube_api,
             container=container, s=settings.load(),
@@ -251,11 +252,11 @@ def test_an_azurite_outage_while_publishing_leaves_no_half_published_model(
             )
             assert len(retried) == 3
             # Nothing counts as a model: the outage came before the first upload.
-            assert not container.exists() or modelstore.scan(container).valid == []
+            assert not container.exists() or modelstore.scan(AzureBucket(container)).valid == []
             # Recovered: the same model publishes, whole.
             assert run(PUBLISH[2:]).success
             published = facts_of(w, "model_blob")
-            model, _ = modelstore.newest_valid(container)
+            model, _ = modelstore.newest_valid(AzureBucket(container))
             assert model.version == published["model_version"]
             assert model.artifact_sha256 == published["artifact_sha256"]
         finally:

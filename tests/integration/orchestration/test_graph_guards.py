@@ -15,6 +15,7 @@ from dagster import AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore, settings
 from liveline.constants import MANIFEST_V2
+from liveline.modelstore import AzureBucket
 from modelcard import sha256
 from orchestration.definitions import ASSETS, CHECKS, resources
 from tests.support.gitrepo import git
@@ -82,7 +83,7 @@ def test_a_tampered_model_is_refused_before_the_build(
     env, model_dir_pristine, docker_client, tampering
 ):
     instance, container, image = env
-    published = modelstore.publish(container, model_dir_pristine).model
+    published = modelstore.publish(AzureBucket(container), model_dir_pristine).model
     artifact = container.get_blob_client(f"{published.name}/{published.version}/model.skops")
     data = bytearray(artifact.download_blob().readall())
     data[len(data) // 2] ^= 0x01
@@ -106,7 +107,7 @@ def test_an_image_failing_its_smoke_test_is_never_pushed(
     env, model_dir_pristine, registry_url, tmp_path
 ):
     instance, container, image = env
-    modelstore.publish(container, model_dir_pristine)
+    modelstore.publish(AzureBucket(container), model_dir_pristine)
     repo = tmp_path / "app"
     subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True)
     # Broken where only gunicorn looks: the image builds, the container cannot start.
@@ -169,7 +170,7 @@ def test_a_hostile_model_card_is_passed_over_and_alone_it_stops_the_build(
     instance, container, _ = env
     artifact = (model_dir_pristine / "model.skops").read_bytes()
     good = json.loads((model_dir_pristine / "model_card.json").read_text())
-    modelstore.ensure_container(container)
+    AzureBucket(container).ensure()
 
     def hostile_version() -> str:
         version = f"hostile-{uuid.uuid4().hex[:8]}"
@@ -196,7 +197,7 @@ def test_a_hostile_model_card_is_passed_over_and_alone_it_stops_the_build(
         assert "trained with scikit-learn 99.0.0" in error
     assert retries(alone, "serving_image") == 0  # permanent: no retry would help
 
-    valid = modelstore.publish(container, model_dir_pristine).model
+    valid = modelstore.publish(AzureBucket(container), model_dir_pristine).model
     newer = hostile_version()  # published after the valid one: passed over, named
     passed_over = run(instance, IMAGE_STAGE)
     assert passed_over.success
@@ -209,7 +210,7 @@ def test_a_commit_that_breaks_the_dockerfile_stops_at_serving_image(
     env, model_dir_pristine, tmp_path
 ):
     instance, container, _ = env
-    modelstore.publish(container, model_dir_pristine)
+    modelstore.publish(AzureBucket(container), model_dir_pristine)
     repo = tmp_path / "app"
     subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True)
     with (repo / "serving" / "Dockerfile").open("a") as f:

@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from liveline import modelstore, settings
-from liveline.modelstore import journal
+from liveline.modelstore import AzureBucket, journal
 from orchestration.definitions import ASSETS, CHECKS, resources
 from orchestration.sensors.release import ReleaseCursor, model_blob_event
 from tests.support.gitrepo import git
@@ -29,7 +29,7 @@ def test_a_partial_upload_is_ignored_until_its_card_lands(world, model_dir_prist
     tick(world)
     card, _, artifacts = modelstore.read_model_dir(model_dir_pristine)
     prefix = f"{card.model_name}/{card.model_version}"
-    modelstore.ensure_container(world.container)
+    AzureBucket(world.container).ensure()
     world.container.upload_blob(
         f"{prefix}/model.skops", artifacts["model.skops"], metadata={"sha256": card.artifact_sha256}
     )
@@ -79,8 +79,10 @@ def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(w
     )
     recorded = result.asset_materializations_for_node("model_blob")[0]
     facts = {k: v.value for k, v in recorded.metadata.items()}
-    model = modelstore.get(world.container, facts["model_name"], facts["model_version"])
-    journal.record(world.container, model)
+    model = modelstore.get(
+        AzureBucket(world.container), facts["model_name"], facts["model_version"]
+    )
+    journal.record(AzureBucket(world.container), model)
     head = git(world.repo, "rev-parse", "HEAD")
     world.instance.report_runless_asset_event(
         AssetMaterialization("cluster_deployment", metadata=deployed(head, model.version))

@@ -5,6 +5,7 @@
 import requests
 import urllib3
 from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from dagster import AssetExecutionContext, Failure, asset, materialize
 from docker.errors import DockerException
 from kubernetes.client import ApiException
@@ -59,6 +60,23 @@ def test_the_error_names_the_component_and_what_to_do():
     for text, name in cases.items():
         message = str(faults.unavailable(wrapped(ConnectionError(text)), S))
         assert message.startswith(name) and "make up" in message, message
+
+
+def test_an_s3_outage_is_transient_and_named_a_refused_request_is_not():
+    s3 = settings.load({"LIVELINE_MODEL_STORE": "s3"})
+    down = EndpointConnectionError(endpoint_url=f"{s3.local_s3_url}/liveline-models/x")
+    assert faults.is_transient(wrapped(down))
+    message = str(faults.unavailable(wrapped(down), s3))
+    assert message.startswith(f"S3 (127.0.0.1:{s3.seaweedfs_port})") and "make up" in message
+    slow = ClientError(
+        {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "PutObject"
+    )
+    assert faults.is_transient(slow)
+    denied = ClientError(
+        {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "PutObject",
+    )
+    assert not faults.is_transient(denied)
 
 
 def test_a_step_retries_an_outage_but_not_a_permanent_failure(tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from azure.identity import DefaultAzureCredential
 
 from liveline import modelstore, settings
+from liveline.modelstore import s3
 from liveline.registry import Registry
 from orchestration.definitions import defs
 from orchestration.resources.blob_store import BlobStoreResource
@@ -19,6 +20,10 @@ def clean_env(monkeypatch):
     for name in (
         "MODELS_ACCOUNT_URL",
         "MODELS_CONTAINER",
+        "MODEL_STORE",
+        "S3_ENDPOINT_URL",
+        "S3_REGION",
+        "MODELS_BUCKET",
         "REGISTRY_HOST",
         "REGISTRY_PORT",
         "REGISTRY_AUTH",
@@ -148,4 +153,39 @@ def test_registry_config_is_refused_with_the_reason(host, repository, auth, prob
 def test_registry_resource_holds_no_secret_field():
     # Production logs in with a token exchanged at run time, never a configured password.
     assert set(RegistryResource.model_fields) == {"host", "repository", "auth"}
-    assert set(BlobStoreResource.model_fields) == {"account_url", "container"}
+    assert set(BlobStoreResource.model_fields) == {
+        "store", "account_url", "container", "s3_endpoint_url", "s3_region", "bucket"
+    }  # fmt: skip
+
+
+def test_the_s3_store_is_configured_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LIVELINE_MODEL_STORE", "s3")
+    monkeypatch.setenv("LIVELINE_MODELS_BUCKET", "team-models")
+    store = defs().resources["blob_store"]
+    assert (store.store, store.bucket) == ("s3", "team-models")
+    # Empty: the local SeaweedFS that `make up` runs for the s3 store.
+    assert store.s3_endpoint_url == settings.load().local_s3_url
+    monkeypatch.setenv("LIVELINE_S3_ENDPOINT_URL", "aws")
+    monkeypatch.setenv("LIVELINE_S3_REGION", "eu-west-1")
+    store = defs().resources["blob_store"]
+    assert (store.s3_endpoint_url, store.s3_region) == ("", "eu-west-1")  # AWS's own
+
+
+def test_s3_credentials_come_from_the_aws_chain_except_on_the_local_server(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIACANARYCANARY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-secret")
+    real = s3.client(None, "eu-west-1")
+    local = s3.client("http://127.0.0.1:8333", "us-east-1")
+    try:
+        assert real.meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
+        assert real._request_signer._credentials.access_key == "AKIACANARYCANARY"
+        assert local._request_signer._credentials.access_key == settings.SEAWEEDFS_ACCESS_KEY
+    finally:
+        real.close()
+        local.close()
+
+
+def test_an_unknown_model_store_is_refused_with_what_to_set(monkeypatch):
+    monkeypatch.setenv("LIVELINE_MODEL_STORE", "gcs")
+    with pytest.raises(modelstore.ModelStoreError, match=r"LIVELINE_MODEL_STORE='gcs'.*azure, s3"):
+        BlobStoreResource.from_settings(settings.load())

@@ -1,0 +1,49 @@
+"""The model store that the settings choose (LIVELINE_MODEL_STORE): one place for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from azure.core.exceptions import AzureError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from liveline.modelstore import azure, s3
+from liveline.modelstore.base import ModelStoreError
+from liveline.modelstore.objects import Bucket
+from liveline.settings import MODEL_STORES, Settings
+
+# What the stores' clients raise when the service fails or cannot be reached.
+SERVICE_ERRORS: tuple[type[Exception], ...] = (AzureError, BotoCoreError, ClientError)
+
+
+def check(settings: Settings) -> str:
+    """The chosen store's name, or a ModelStoreError saying what to set."""
+    if settings.model_store not in MODEL_STORES:
+        raise ModelStoreError(
+            f"LIVELINE_MODEL_STORE={settings.model_store!r} names no model store: set it to "
+            f"one of {', '.join(MODEL_STORES)}"
+        )
+    return settings.model_store
+
+
+def location(settings: Settings) -> str:
+    """Where the chosen store keeps the models, for status and messages."""
+    if check(settings) == "s3":
+        endpoint = s3.endpoint_url(settings) or f"AWS {settings.s3_region}"
+        return f"s3://{settings.models_bucket} at {endpoint}"
+    return f"{azure.account_url(settings)}/{settings.models_container}"
+
+
+@contextmanager
+def open_bucket(settings: Settings) -> Iterator[Bucket]:
+    """The chosen store's models container or bucket, closed on exit."""
+    if check(settings) == "s3":
+        client = s3.client(s3.endpoint_url(settings), settings.s3_region)
+        try:
+            yield s3.S3Bucket(client, settings.models_bucket)
+        finally:
+            client.close()
+        return
+    with azure.connect(azure.account_url(settings), bounded=True) as service:
+        yield azure.AzureBucket(service.get_container_client(settings.models_container))
