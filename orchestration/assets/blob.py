@@ -21,8 +21,8 @@ def model_blob(context: AssetExecutionContext, blob_store: BlobStoreResource) ->
     # The blocking quality check stops a bad model within a run; the gate is applied
     # here again so that materializing model_blob on its own cannot publish one either.
     gates = project.from_settings(settings.load()).gates
-    with blob_store.models() as container:
-        done = modelstore.publish(container, model_dir, gates)
+    with blob_store.models() as bucket:
+        done = modelstore.publish(bucket, model_dir, gates)
     model = done.model
     if not done.uploaded:
         context.log.info("%s %s was already published; kept", model.name, model.version)

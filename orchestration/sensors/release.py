@@ -118,8 +118,8 @@ def evaluate(
     change = git_watch.poll(repo, branch, paths, last.head, last.build)
     context.log.info("%s %s: %s at %s", git_watch.redact(source), branch, change.kind, change.head)
     now = time.time()
-    with blob_store.models() as container:
-        found = model_watch.poll(container, last.models, now, s.model_sweep_s)
+    with blob_store.models() as bucket:
+        found = model_watch.poll(bucket, last.models, now, s.model_sweep_s)
     for prefix, why in found.rejected.items():
         context.log.warning("passed over published model %s: %s", prefix, why)
     events = []

@@ -92,3 +92,21 @@ def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(w
     assert result.run_requests == [] and "is live already" in result.skip_message
     # What the sensor reports for model_blob carries everything the asset records.
     assert set(recorded.metadata) <= set(model_blob_event(model).metadata)
+
+
+def test_a_model_published_to_each_store_is_reported_and_released(
+    world, store, monkeypatch, model_dir_pristine, tmp_path, trained
+):
+    """With the store chosen by configuration alone, the release sensor adopts what is
+    there, then reports a newly published version and requests its release."""
+    monkeypatch.setenv("LIVELINE_MODEL_STORE", store.kind)
+    monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", store.name)
+    monkeypatch.setenv("LIVELINE_MODELS_BUCKET", store.name)
+    modelstore.publish(store.bucket, model_dir_pristine)
+    tick(world)  # the baseline
+    newer = modelstore.publish(store.bucket, retrain(tmp_path, trained, C=0.5)).model
+    result = tick(world)
+    assert [e.tags["dagster/data_version"] for e in result.asset_events] == [newer.version]
+    (run,) = result.run_requests
+    assert newer.version in (run.run_key or "")
+    assert tick(world).asset_events == []
