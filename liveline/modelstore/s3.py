@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 NOT_FOUND = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
+# What a server without bucket policies answers (and AWS for a bucket without a policy).
+UNSUPPORTED = frozenset({"NoSuchBucketPolicy", "NotImplemented", "MethodNotAllowed", "501"})
 PUBLIC_GRANTEES = frozenset(
     {
         "http://acs.amazonaws.com/groups/global/AllUsers",
@@ -96,10 +98,11 @@ class S3Bucket:
 
     def ensure(self) -> None:
         try:
-            self.s3.create_bucket(Bucket=self.bucket)  # private: no ACL argument
+            self.s3.head_bucket(Bucket=self.bucket)
         except ClientError as e:
-            if _code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            if _code(e) not in NOT_FOUND:
                 raise
+            self._create()
         grants = self.s3.get_bucket_acl(Bucket=self.bucket).get("Grants", [])
         public = [g for g in grants if g.get("Grantee", {}).get("URI") in PUBLIC_GRANTEES]
         if public:
@@ -107,6 +110,31 @@ class S3Bucket:
                 f"bucket {self.url} grants {public[0].get('Permission')} to everyone; models "
                 "must stay private: remove that grant (and keep Block Public Access on)"
             )
+        try:  # a bucket policy can make it public too (AWS; not every server has it)
+            status = self.s3.get_bucket_policy_status(Bucket=self.bucket)["PolicyStatus"]
+        except ClientError as e:
+            if _code(e) not in UNSUPPORTED:
+                raise
+            return
+        if status.get("IsPublic"):
+            raise ModelStoreError(
+                f"bucket {self.url} has a policy that makes it public; models must stay "
+                "private: remove that statement (and keep Block Public Access on)"
+            )
+
+    def _create(self) -> None:
+        """Private: no ACL argument. Outside us-east-1 AWS wants the region named."""
+        region = self.s3.meta.region_name
+        where: dict[str, Any] = (
+            {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            if region and region != "us-east-1"
+            else {}
+        )
+        try:
+            self.s3.create_bucket(Bucket=self.bucket, **where)
+        except ClientError as e:
+            if _code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
 
     def put(
         self,

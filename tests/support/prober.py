@@ -1,11 +1,12 @@
 """A client that keeps asking the serving Service for an answer while something happens.
 
 Each request opens a new connection (as kube-proxy balances them). A connection refused
-before the request was sent is retried once, as an HTTP client with connect retries does:
-rarely (0 to 3 in 10,000 requests, around endpoint changes) a new connection to the
-NodePort is refused during a rollout, and the cause is not known yet
-(docs/local-platform.md). `refused` counts those; `failed` counts requests that got no
-answer even so, or an error status.
+before the request was sent is retried up to CONNECT_RETRIES times, 0.1 s apart and
+doubling, as an HTTP client with connect retries does (urllib3's Retry(connect=3)):
+rarely (0 to 3 in 10,000 requests, around endpoint changes, twice in a row once under
+heavy load) a new connection to the NodePort is refused during a rollout, and the cause
+is not known yet (docs/local-platform.md). `refused` counts those; `failed` counts
+requests that got no answer even so, or an error status.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import requests
 
 REQUEST_TIMEOUT_S = 5
+CONNECT_RETRIES = 3
 
 
 @dataclass
@@ -39,13 +41,15 @@ class Prober:
         if self.body is not None:
             kwargs["json"] = self.body
         method = requests.post if self.body is not None else requests.get
-        try:
-            return method(self.url, **kwargs)
-        except requests.ConnectionError as e:
-            if "Connection refused" not in str(e):
-                raise
-            self.refused.append(time.strftime("%T"))
-            return method(self.url, **kwargs)
+        for attempt in range(CONNECT_RETRIES):
+            try:
+                return method(self.url, **kwargs)
+            except requests.ConnectionError as e:
+                if "Connection refused" not in str(e):
+                    raise
+                self.refused.append(time.strftime("%T"))
+                time.sleep(0.1 * 2**attempt)
+        return method(self.url, **kwargs)
 
     def run(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -20,10 +20,11 @@ _OPENED: weakref.WeakSet[TracedSSLSocket] = weakref.WeakSet()
 class TracedSSLSocket(ssl.SSLSocket):
     _liveline_origin = "?"
 
-    @classmethod
-    def _create(cls, *args, **kwargs):  # type: ignore[no-untyped-def,override]
-        """SSLContext.wrap_socket opens every TLS socket through this."""
-        sock = super()._create(*args, **kwargs)
+    def __new__(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """SSLSocket._create makes every TLS socket through this, before it connects or
+        shakes hands: a socket that _create itself leaves behind when it raises (an
+        unexpected errno from getpeername, an interrupt in the handshake) is traced too."""
+        sock = super().__new__(cls, *args, **kwargs)
         sock._liveline_origin = _origin()
         _OPENED.add(sock)
         return sock
@@ -33,7 +34,7 @@ class TracedSSLSocket(ssl.SSLSocket):
 
 
 def _origin() -> str:
-    stack = traceback.extract_stack()[:-2]  # drop _origin and _create
+    stack = traceback.extract_stack()[:-2]  # drop _origin and __new__
     return " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}"
                        for f in reversed(stack[-_FRAMES:]))  # fmt: skip
 
