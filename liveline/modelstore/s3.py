@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,21 @@ def client(endpoint: str | None, region: str, attempts: int = 3) -> S3Client:
     )
     session = boto3.session.Session()
     return session.client("s3", endpoint_url=endpoint, region_name=region, config=config, **keys)
+
+
+_SHARED: dict[tuple[str | None, str], S3Client] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client(endpoint: str | None, region: str) -> S3Client:
+    """One client per endpoint and region for the process, never closed: making one costs
+    about 100 ms (botocore loads its service model and resolves credentials), more than
+    a whole sensor tick may take. boto3 clients are thread-safe, and refreshable
+    credentials (web identity, instance role) renew themselves."""
+    with _SHARED_LOCK:
+        if (endpoint, region) not in _SHARED:
+            _SHARED[(endpoint, region)] = client(endpoint, region)
+        return _SHARED[(endpoint, region)]
 
 
 def _code(e: ClientError) -> str:

@@ -37,13 +37,11 @@ def location(settings: Settings) -> str:
 
 @contextmanager
 def open_bucket(settings: Settings) -> Iterator[Bucket]:
-    """The chosen store's models container or bucket, closed on exit."""
+    """The chosen store's models container or bucket (Azure's client closed on exit, S3's
+    shared by the process)."""
     if check(settings) == "s3":
-        client = s3.client(s3.endpoint_url(settings), settings.s3_region)
-        try:
-            yield s3.S3Bucket(client, settings.models_bucket)
-        finally:
-            client.close()
+        client = s3.shared_client(s3.endpoint_url(settings), settings.s3_region)
+        yield s3.S3Bucket(client, settings.models_bucket)
         return
     with azure.connect(azure.account_url(settings), bounded=True) as service:
         yield azure.AzureBucket(service.get_container_client(settings.models_container))

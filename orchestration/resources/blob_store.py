@@ -65,11 +65,8 @@ class BlobStoreResource(ConfigurableResource):
         defaults take over a minute to give up on an unreachable store, longer than a
         sensor tick may take; steps retry outages themselves (orchestration.faults)."""
         if self.store == "s3":
-            client = s3.client(self.s3_endpoint_url or None, self.s3_region)
-            try:
-                yield modelstore.S3Bucket(client, self.bucket)
-            finally:
-                client.close()
+            client = s3.shared_client(self.s3_endpoint_url or None, self.s3_region)
+            yield modelstore.S3Bucket(client, self.bucket)
             return
         with self.storage().get_client() as service:
             container = service.get_container_client(self.container)
