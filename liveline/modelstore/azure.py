@@ -111,26 +111,23 @@ class AzureBucket:
         replacing: str | None = None,
     ) -> None:
         blob = self.container.get_blob_client(name)
-        settings = ContentSettings(content_type=content_type)
+        condition: dict[str, Any] = (
+            {"overwrite": False}
+            if replacing is None
+            else {
+                "overwrite": True,
+                "etag": replacing,
+                "match_condition": MatchConditions.IfNotModified,
+            }
+        )
         try:
-            if replacing is None:
-                blob.upload_blob(
-                    data,
-                    overwrite=False,
-                    metadata=dict(metadata),
-                    content_settings=settings,
-                    validate_content=True,
-                )
-            else:
-                blob.upload_blob(
-                    data,
-                    overwrite=True,
-                    etag=replacing,
-                    match_condition=MatchConditions.IfNotModified,
-                    metadata=dict(metadata),
-                    content_settings=settings,
-                    validate_content=True,
-                )
+            blob.upload_blob(
+                data,
+                metadata=dict(metadata),
+                content_settings=ContentSettings(content_type=content_type),
+                validate_content=True,
+                **condition,
+            )
         except ResourceExistsError as e:
             raise ObjectExists(name) from e
         except ResourceModifiedError as e:

@@ -101,6 +101,17 @@ def _seconds(t: datetime) -> datetime:
     return t.replace(microsecond=0)
 
 
+def _info(name: str, got: Mapping[str, Any]) -> ObjectInfo:
+    """The properties a GetObject or HeadObject answer carries (the same headers)."""
+    return ObjectInfo(
+        name=name,
+        size=got["ContentLength"],
+        etag=got["ETag"].strip('"'),
+        last_modified=_seconds(got["LastModified"]),
+        metadata=got.get("Metadata", {}),
+    )
+
+
 class S3Bucket:
     """A models bucket: the Bucket that liveline.modelstore.objects describes."""
 
@@ -189,14 +200,7 @@ class S3Bucket:
             if _code(e) in ("PreconditionFailed", "412"):
                 raise ObjectChanged(name) from e
             raise
-        info = ObjectInfo(
-            name=name,
-            size=got["ContentLength"],
-            etag=got["ETag"].strip('"'),
-            last_modified=_seconds(got["LastModified"]),
-            metadata=got.get("Metadata", {}),
-        )
-        return StoredObject(info, data)
+        return StoredObject(_info(name, got), data)
 
     def head(self, name: str) -> ObjectInfo:
         try:
@@ -205,13 +209,7 @@ class S3Bucket:
             if _code(e) in NOT_FOUND:
                 raise ObjectNotFound(name) from e
             raise
-        return ObjectInfo(
-            name=name,
-            size=got["ContentLength"],
-            etag=got["ETag"].strip('"'),
-            last_modified=_seconds(got["LastModified"]),
-            metadata=got.get("Metadata", {}),
-        )
+        return _info(name, got)
 
     def pages(
         self, prefix: str = "", page_size: int = 1000, token: str | None = None
