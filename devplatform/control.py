@@ -1,7 +1,7 @@
 """Bringing the whole local platform up or down, and reporting its status.
 
-Order matters: the engine first (the base image lives in it), then the registry, Azurite
-and SeaweedFS (independent), then the cluster, then the base image. A file lock
+Order matters: the engine first (the base image lives in it), then the registry, Azurite,
+SeaweedFS and MLflow (independent), then the cluster, then the base image. A file lock
 serialises concurrent `up`/`down` calls (two pytest runs, a Make target and a test) so
 they never race on pidfiles.
 """
@@ -22,6 +22,7 @@ from devplatform import (
     k8s_cluster,
     k8s_node,
     layout,
+    mlflow,
     registry,
     seaweedfs,
 )
@@ -39,6 +40,9 @@ SERVICES: dict[str, ModuleType] = {
     azurite.NAME: azurite,
     # The local S3 server, when the models live in S3 (settings.model_store "s3").
     seaweedfs.NAME: seaweedfs,
+    # The local MLflow tracking server, when the models live in its registry
+    # (settings.model_store "mlflow" with no mlflow_tracking_uri).
+    mlflow.NAME: mlflow,
     k8s_cluster.NAME: k8s_cluster,
     # The real node (settings.cluster_node "real"); does nothing for the simulated one.
     k8s_node.NAME: k8s_node,
@@ -86,6 +90,14 @@ def up_s3(lay: Layout | None = None) -> None:
         seaweedfs.up(lay, force=True)
 
 
+def up_mlflow(lay: Layout | None = None) -> None:
+    """The local MLflow tracking server even where the settings do not choose it: its
+    tests, and the model store's against MLflow."""
+    lay = lay or layout.load()
+    with _locked(lay):
+        mlflow.up(lay, force=True)
+
+
 def down(lay: Layout | None = None, components: list[str] | None = None) -> list[str]:
     """Stop the services we started (all, or the named ones); return the ones stopped."""
     lay = lay or layout.load()
@@ -116,5 +128,6 @@ def status(lay: Layout | None = None) -> list[Status]:
     )
     node = [k8s_node.status(lay)] if k8s_node.enabled(lay) else []
     s3 = [seaweedfs.status(lay)] if seaweedfs.enabled(lay) or seaweedfs.running(lay) else []
-    return [engine, registry.status(lay), azurite.status(lay), *s3, k8s_cluster.status(lay),
-            *node, image]  # fmt: skip
+    tracking = [mlflow.status(lay)] if mlflow.enabled(lay) or mlflow.running(lay) else []
+    return [engine, registry.status(lay), azurite.status(lay), *s3, *tracking,
+            k8s_cluster.status(lay), *node, image]  # fmt: skip

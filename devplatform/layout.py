@@ -14,6 +14,8 @@ from liveline.settings import Settings
 
 # Pinned npm project for Azurite (package.json + package-lock.json), in the repo.
 AZURITE_PACKAGE_DIR = settings_module.REPO_ROOT / "tools" / "azurite"
+# Pinned MLflow server with its dependencies, hashed (`uv pip compile --generate-hashes`).
+MLFLOW_REQUIREMENTS = settings_module.REPO_ROOT / "tools" / "mlflow" / "requirements.txt"
 
 DOCKER_SOCKET_DEFAULT = settings_module.DOCKER_SOCKET_DEFAULT
 # apt-get installs of the platform's Debian packages (docker.io, containerd, ...).

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import psutil
@@ -101,9 +101,15 @@ except OSError as e:
 LAUNCH_TIMEOUT_S = 30.0
 
 
-def start(name: str, cmd: Sequence[str], pidfile: Path, logfile: Path) -> int:
+def start(
+    name: str,
+    cmd: Sequence[str],
+    pidfile: Path,
+    logfile: Path,
+    env: Mapping[str, str] | None = None,
+) -> int:
     """Start cmd detached, in a new session, with output appended to logfile; write its
-    pidfile."""
+    pidfile. env: variables added to ours."""
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     logfile.parent.mkdir(parents=True, exist_ok=True)
     with logfile.open("ab") as out:
@@ -116,6 +122,7 @@ def start(name: str, cmd: Sequence[str], pidfile: Path, logfile: Path) -> int:
             stderr=out,
             timeout=LAUNCH_TIMEOUT_S,
             check=True,
+            env=None if env is None else {**os.environ, **env},
         )
     pid = int(launched.stdout.split()[0])
     # Right after exec, /proc/PID/cmdline can still read empty: wait for it, so an
@@ -137,12 +144,13 @@ def ensure_started(
     timeout: float,
     logfile: Path,
     hint: str = "",
+    env: Mapping[str, str] | None = None,
 ) -> int:
-    """Start command() unless our process already runs from pidfile, then wait until
-    ready(); the pid."""
+    """Start command() (with env added to ours) unless our process already runs from
+    pidfile, then wait until ready(); the pid."""
     pid = running_pid(pidfile, markers)
     if pid is None:
-        pid = start(name, command(), pidfile, logfile)
+        pid = start(name, command(), pidfile, logfile, env)
     wait_for(name, ready, timeout, logfile, pid, hint=hint)
     return pid
 
@@ -171,8 +179,26 @@ def wait_for(
     )
 
 
-def stop(name: str, pidfile: Path, markers: Sequence[str], timeout: float = 30.0) -> bool:
-    """SIGTERM the process we started, wait, then SIGKILL its group. False if none ran."""
+def _group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group pgid."""
+    members = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(ProcessLookupError, psutil.Error):
+            if os.getpgid(proc.pid) == pgid and _alive(proc.pid):
+                members.append(proc.pid)
+    return members
+
+
+def stop(
+    name: str,
+    pidfile: Path,
+    markers: Sequence[str],
+    timeout: float = 30.0,
+    group: bool = False,
+) -> bool:
+    """SIGTERM the process we started, wait, then SIGKILL its group. False if none ran.
+    group: also wait for the rest of its process group (its children), which a leader
+    that forwards SIGTERM may leave still exiting, and SIGKILL what remains at timeout."""
     pid = running_pid(pidfile, markers)
     if pid is None:
         return False
@@ -180,14 +206,20 @@ def stop(name: str, pidfile: Path, markers: Sequence[str], timeout: float = 30.0
     with contextlib.suppress(ProcessLookupError):  # it may have just exited
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+
+    def waiting() -> bool:
+        return _alive(pid) or (group and bool(_group(pid)))
+
+    while waiting() and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid) and is_ours(pid, markers):
+    # The group id stays reserved while any member lives, so it still names our group.
+    if (_alive(pid) and is_ours(pid, markers)) or (group and _group(pid)):
         log.warning("%s: pid %d ignored SIGTERM for %.0f s, killing it", name, pid, timeout)
         # We started it as a session leader, so its group holds its helpers too.
-        os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the group emptied meanwhile
+            os.killpg(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
+        while waiting() and time.monotonic() < deadline:
             time.sleep(0.2)
     pidfile.unlink(missing_ok=True)
     return True

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import skops.io
 
 import modelcard
 from liveline import git, modelstore, project
@@ -26,9 +23,6 @@ from model_training.refused import Refused
 from model_training.tables import eval_data
 
 log = logging.getLogger(__name__)
-
-PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".sav", ".dill"})
-SKOPS_SAVE = 'import skops.io; skops.io.dump(model, "model.skops")'
 
 
 def publish_model(
@@ -67,39 +61,8 @@ def publish_model(
     with tempfile.TemporaryDirectory(prefix="liveline-publish-") as tmp:
         model_dir = Path(tmp)
         modelcard.write_model_dir(model_dir, described.artifacts, described.card)
-        with modelstore.open_bucket(s) as bucket:
-            done = modelstore.publish(bucket, model_dir, gates)
+        with modelstore.open_store(s) as store:
+            done = store.publish(model_dir, gates)
     verb = "published" if done.uploaded else "already published, kept"
     log.info("%s %s %s (%s)", verb, name, done.model.version, described.card["task"])
     return done.model
-
-
-def load_skops(path: Path) -> object:
-    """An estimator from a skops file; a pickle is refused, and so are untrusted types."""
-    if path.suffix.lower() in PICKLE_SUFFIXES or not zipfile.is_zipfile(path):
-        pickled = path.suffix.lower() in PICKLE_SUFFIXES or _pickle_magic(path)
-        kind = "a pickle/joblib file" if pickled else "not a skops archive"
-        raise Refused(
-            f"{path} is {kind}. Liveline never loads pickles: loading one runs whatever "
-            f"code it holds. Save the estimator with skops instead: {SKOPS_SAVE}"
-        )
-    try:
-        untrusted = skops.io.get_untrusted_types(file=path)
-    except Exception as e:  # skops raises many types on a corrupt archive
-        raise Refused(f"{path} is not a readable skops archive: {e}") from e
-    refused = modelcard.refused_types(untrusted)
-    if refused:
-        raise Refused(
-            f"{path} contains types that Liveline does not trust to load: {refused}. "
-            "Only scikit-learn's own types and skops' defaults load without running code"
-        )
-    return skops.io.load(path, trusted=untrusted)
-
-
-def _pickle_magic(path: Path) -> bool:
-    try:
-        head = path.read_bytes()[:2]
-    except OSError as e:
-        raise Refused(f"cannot read {path}: {e}") from e
-    # Pickle protocol 2+ starts with PROTO (0x80); joblib compresses with zlib (0x78).
-    return head[:1] in (b"\x80", b"\x78")

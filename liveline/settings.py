@@ -27,7 +27,7 @@ AZURITE_KEY = (
 # configuration by `make up`; it grants nothing anywhere else. Not a secret.
 SEAWEEDFS_ACCESS_KEY = "LIVELINEDEVACCESSKEY"
 SEAWEEDFS_SECRET_KEY = "liveline-local-seaweedfs-dev-secret"
-MODEL_STORES = ("azure", "s3")
+MODEL_STORES = ("azure", "s3", "mlflow")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class Settings:
     azurite_port: int = 10000
     models_container: str = "models"
     # Where published models live: "azure" (Blob Storage: models_account_url and
-    # models_container) or "s3" (s3_endpoint_url, s3_region and models_bucket).
+    # models_container), "s3" (s3_endpoint_url, s3_region and models_bucket) or "mlflow"
+    # (the MLflow Model Registry: mlflow_tracking_uri, mlflow_models, mlflow_alias).
     model_store: str = "azure"
     # S3: empty is the local SeaweedFS that `make up` starts when s3 is chosen (its S3
     # port seaweedfs_port, its other ports the ten above seaweedfs_port_base); "aws" is
@@ -55,6 +56,16 @@ class Settings:
     models_bucket: str = "liveline-models"
     seaweedfs_port: int = 8333
     seaweedfs_port_base: int = 18300
+    # MLflow: empty is the local tracking server that `make up` starts when mlflow is
+    # chosen (on mlflow_port); any other value a tracking server's URL, reached with
+    # MLflow's own MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD if set.
+    mlflow_tracking_uri: str = ""
+    mlflow_port: int = 18400
+    # The registered models the release sensor watches, comma-separated; empty: the
+    # project's model. With an alias (e.g. "champion"), the version it points at is
+    # the one to run, so moving the alias releases; empty: the newest version.
+    mlflow_models: str = ""
+    mlflow_alias: str = ""
     # Offline stand-in for python:3.11-slim; the tag's -rN names the recipe revision
     # (devplatform/base_image.py).
     base_image: str = "liveline/python-base:3.11-bookworm-r2"
@@ -193,6 +204,10 @@ class Settings:
     @property
     def local_s3_url(self) -> str:
         return f"http://127.0.0.1:{self.seaweedfs_port}"
+
+    @property
+    def local_mlflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.mlflow_port}"
 
     @property
     def kubeconfig_path(self) -> Path:

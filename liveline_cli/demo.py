@@ -69,8 +69,8 @@ def _score_through_service(url: str, s: settings.Settings, notes: dict) -> str |
 
     with DagsterInstance.get() as instance:
         built = ImageFacts.latest(instance)
-    with modelstore.open_bucket(s) as bucket:
-        model = modelstore.get(bucket, built.model_name, notes[k8s.A_MODEL])
+    with modelstore.open_store(s) as store:
+        model = store.get(built.model_name, notes[k8s.A_MODEL])
     try:
         smoke.wait_url_ready(url)
         version = smoke.smoke_test(url, model.card, notes[k8s.A_CODE])

@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.estimator:
             return _publish_estimator(args, s)
         gates = project.load(s.project_path, args.gate).gates
-        with modelstore.open_bucket(s) as bucket:
+        with modelstore.open_store(s) as store:
             if args.list:
-                return _list(bucket)
-            done = modelstore.publish(bucket, args.model_dir, gates)
+                return _list(store)
+            done = store.publish(args.model_dir, gates)
     except (ValueError, modelstore.ModelStoreError, modelcard.CardError) as e:
         log.error("%s", e)
         return 1
@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _publish_estimator(args: argparse.Namespace, s: settings.Settings) -> int:
     # Imported here: scikit-learn and pandas cost seconds, and --list needs neither.
-    from liveline.publish import load_skops, publish_model
+    from liveline.publish import publish_model
+    from model_training.skops_file import load_skops
     from model_training.tables import read_table, split_target
 
     estimator = load_skops(args.estimator)
@@ -106,8 +107,8 @@ def _publish_estimator(args: argparse.Namespace, s: settings.Settings) -> int:
     return 0
 
 
-def _list(bucket: modelstore.Bucket) -> int:
-    found = modelstore.scan(bucket)
+def _list(store: modelstore.ModelStore) -> int:
+    found = store.scan()
     for m in found.valid:
         print(f"{m.published_at.isoformat()}  {m.name}  {m.version}  sha256:{m.artifact_sha256}")
     for prefix, why in found.passed_over.items():

@@ -10,7 +10,6 @@ storage fill in the commit and metrics without it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -33,7 +32,6 @@ from liveline_cli.common import (
     recorded,
     setup_logging,
 )
-from modelcard import CARD_FILE, CardError, ModelCard
 
 SOURCE, TRAINED = AssetKey(constants.APP_SOURCE), AssetKey(constants.TRAINED_MODEL)
 
@@ -117,24 +115,13 @@ def model_facts(version: str, s: settings.Settings, instance: DagsterInstance | 
     if not version:
         return found
     from liveline import modelstore  # imports scikit-learn: only when needed
-    from liveline.modelstore.objects import listing
 
     try:
-        with modelstore.open_bucket(s) as bucket:
-            for item in listing(bucket, page_size=5000):
-                name, _, rest = item.name.partition("/")
-                if name.startswith("_") or rest != f"{version}/{CARD_FILE}":
-                    continue
-                with contextlib.suppress(CardError):
-                    raw = bucket.get(item.name).data
-                    card = ModelCard.from_json(raw, source=item.name)
-                    return {
-                        **found,
-                        "name": card.model_name,
-                        "task": card.task,
-                        "metrics": card.metrics,
-                        "source": "model card",
-                    }
+        with modelstore.open_store(s) as store:
+            card = store.card_of(version)
+        if card is not None:
+            return {**found, "name": card.model_name, "task": card.task,
+                    "metrics": card.metrics, "source": "model card"}  # fmt: skip
     except modelstore.SERVICE_ERRORS as e:
         return {**found, "why_unknown": f"model store: {str(e).splitlines()[0]}"}
     return {**found, "why_unknown": f"no model card for {version} in {modelstore.location(s)}"}

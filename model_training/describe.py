@@ -64,6 +64,45 @@ def describe(
         check_predict_agrees(estimator, data, predictions)
     measured = metrics(task, data.target, predictions, probabilities, classes)
     artifact = serialize(estimator)
+    evaluation = {"fingerprint": data.fingerprint, "rows": len(data.features),
+                  "name": data.source}  # fmt: skip
+    card = card_for(
+        estimator, data, (predictions, probabilities, classes), name=name,
+        version=model_version(estimator), measured=measured, evaluation=evaluation,
+        artifact=artifact, golden_rows=golden_rows, lineage=lineage, created_at=created_at,
+    )  # fmt: skip
+    artifacts = {modelcard.ARTIFACT_FILE: artifact}
+    # Checked on every evaluation row, the golden ones among them (the first n).
+    answers = predictions if probabilities is None else probabilities
+    conversion = convert(estimator, data.features, task, np.asarray(answers, dtype=np.float64),
+                         classifier=classes is not None)  # fmt: skip
+    card["onnx"] = conversion.section
+    if conversion.artifact is not None:
+        artifacts[modelcard.ONNX_FILE] = conversion.artifact
+        card["artifacts"].append(
+            modelcard.artifact_entry(modelcard.ONNX_FILE, conversion.artifact, modelcard.ONNX)
+        )
+        card["libraries"] |= conversion.libraries
+    return Described(artifacts, card)
+
+
+def card_for(
+    estimator: object,
+    data: EvalData,
+    answers: tuple[np.ndarray, np.ndarray | None, np.ndarray | None],
+    *,
+    name: str,
+    version: str,
+    measured: dict[str, float],
+    evaluation: dict[str, Any],
+    artifact: bytes,
+    golden_rows: int = GOLDEN_ROWS,
+    lineage: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The card of a checked estimator: answers are its (predictions, probabilities,
+    classes) on data, whose first golden_rows rows become the golden set."""
+    predictions, probabilities, classes = answers
     n = min(golden_rows, len(data.features))
     golden: dict[str, Any] = {
         "inputs": data.features[:n].tolist(),
@@ -72,13 +111,12 @@ def describe(
     card: dict[str, Any] = {
         "schema_version": modelcard.SCHEMA_VERSION,
         "model_name": name,
-        "model_version": model_version(estimator),
-        "task": task,
+        "model_version": version,
+        "task": task_of(estimator),
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "features": [{"name": n, "dtype": d} for n, d in zip(data.names, data.dtypes, strict=True)],
         "metrics": measured,
-        "evaluation": {"fingerprint": data.fingerprint, "rows": len(data.features),
-                       "name": data.source},
+        "evaluation": evaluation,
         "golden": golden,
         "artifacts": [modelcard.artifact_entry(modelcard.ARTIFACT_FILE, artifact, modelcard.SKOPS)],
         "libraries": {lib: metadata.version(lib) for lib in LIBRARIES}
@@ -94,19 +132,7 @@ def describe(
         card["classes"] = labels
         card["class_names"] = [data.class_names.get(c, str(c)) for c in labels]
         golden["probabilities"] = probabilities[:n].tolist()
-    artifacts = {modelcard.ARTIFACT_FILE: artifact}
-    # Checked on every evaluation row, the golden ones among them (the first n).
-    answers = predictions if probabilities is None else probabilities
-    conversion = convert(estimator, data.features, task, np.asarray(answers, dtype=np.float64),
-                         classifier=classes is not None)  # fmt: skip
-    card["onnx"] = conversion.section
-    if conversion.artifact is not None:
-        artifacts[modelcard.ONNX_FILE] = conversion.artifact
-        card["artifacts"].append(
-            modelcard.artifact_entry(modelcard.ONNX_FILE, conversion.artifact, modelcard.ONNX)
-        )
-        card["libraries"] |= conversion.libraries
-    return Described(artifacts, card)
+    return card
 
 
 def task_of(estimator: object) -> str:

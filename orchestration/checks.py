@@ -5,7 +5,7 @@ from pathlib import Path
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, MetadataValue, asset_check
 
-from liveline import modelstore, project, settings
+from liveline import project, settings
 from liveline.constants import QUALITY_GATE_CHECK, SMOKE_CHECK
 from liveline.images import smoke
 from modelcard import ModelCard, shortfalls
@@ -44,8 +44,8 @@ def serving_image_smoke_test(
 ) -> AssetCheckResult:
     """The container starts hardened, names its commit and model, and scores the golden set."""
     facts = ImageFacts.latest(context.instance)
-    with blob_store.models() as bucket:
-        model = modelstore.get(bucket, facts.model_name, facts.model_version)
+    with blob_store.models() as store:
+        model = store.get(facts.model_name, facts.model_version)
     metadata = {"image_id": facts.image_id, "model_version": model.version}
     if model.card_etag != facts.model_card_etag:
         return AssetCheckResult(

@@ -1,8 +1,8 @@
 """Which failures a step retries: a service that did not answer is transient, anything
 else is permanent.
 
-Every step that talks to a service (blob storage, the Docker engine, the registry, the
-Kubernetes API) carries RETRY and is wrapped by `@classified`:
+Every step that talks to a service (the model store, the Docker engine, the registry,
+the Kubernetes API) carries RETRY and is wrapped by `@classified`:
 
 - an error caused, anywhere in its chain, by a connection that failed or timed out
   becomes ServiceUnavailable, naming the component, its address and what to do; the
@@ -11,9 +11,10 @@ Kubernetes API) carries RETRY and is wrapped by `@classified`:
   its deadline) becomes a Failure with allow_retries=False: running it again would fail
   the same way, so it fails at once with its own message.
 
-Written by hand because each client library (azure-core, botocore, requests/urllib3 under
-docker, urllib3 under kubernetes) reports "the service did not answer" with its own exception
-types; Dagster's RetryPolicy alone retries everything, permanent failures included.
+Written by hand because each client library (azure-core, botocore, requests/urllib3
+under docker and MLflow's REST client, urllib3 under kubernetes) reports "the service did
+not answer" with its own exception types; Dagster's RetryPolicy alone retries everything,
+permanent failures included.
 """
 
 # No `from __future__ import annotations`: Dagster reads the wrapped functions' annotations.
@@ -36,6 +37,7 @@ from dagster import Backoff, Failure, Jitter, RetryPolicy
 from docker.errors import DockerException
 
 from liveline import settings
+from liveline.modelstore.mlflow_rest import RegistryUnavailable
 
 # 3 retries at about 2, 4 and 8 s: a service restarting (Azurite ~1 s, the registry
 # ~1 s, dockerd ~3 s, the API server ~5 s) is back within them; an outage is reported
@@ -57,6 +59,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     ServiceResponseError,
     BotoConnectionError,  # botocore: refused, timed out (EndpointConnectionError, ...)
     BotoHTTPClientError,  # botocore: read timeout, connection closed mid-answer
+    RegistryUnavailable,  # the MLflow client: no answer, or 5xx, after its own retries
 )
 TRANSIENT_STATUS = {429, 502, 503, 504}  # HTTP answers that mean "try again"
 # dockerd reports a registry it could not reach only as text in its push stream.
@@ -113,7 +116,13 @@ def components(s: settings.Settings) -> list[tuple[str, str, re.Pattern[str], st
     if s.s3_endpoint_url == "aws":
         aws = re.compile(r"amazonaws\.com")
         store = [("S3", f"AWS {s.s3_region}", aws, "check the AWS region and network")]
-    return [*(store if s.model_store == "s3" else []),
+    if s.model_store == "mlflow":
+        mlflow = urlsplit(s.mlflow_tracking_uri or s.local_mlflow_url)
+        mlflow_port = mlflow.port or (443 if mlflow.scheme == "https" else 80)
+        fix = "check LIVELINE_MLFLOW_TRACKING_URI" if s.mlflow_tracking_uri else local
+        address = f"{mlflow.hostname}:{mlflow_port}"
+        store = [("MLflow", address, _port(mlflow_port, mlflow.hostname), fix)]
+    return [*(store if s.model_store in ("s3", "mlflow") else []),
         ("Azure Blob Storage", f"{blob.hostname}:{blob_port}", _port(blob_port, blob.hostname),
          "check LIVELINE_MODELS_ACCOUNT_URL" if s.models_account_url else local),
         ("the container registry", f"{s.registry_host}:{s.registry_port}",

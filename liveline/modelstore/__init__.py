@@ -20,13 +20,17 @@ from liveline.modelstore.catalog import PublishedModel, Scan, download, get, new
 from liveline.modelstore.objects import Bucket
 from liveline.modelstore.publishing import Publication, publish, read_model_dir
 from liveline.modelstore.s3 import S3Bucket
-from liveline.modelstore.select import SERVICE_ERRORS, location, open_bucket
+from liveline.modelstore.select import SERVICE_ERRORS, location, open_bucket, open_store
+from liveline.modelstore.store import ModelStore, News, ObjectStore
 
 __all__ = [
     "SERVICE_ERRORS",
     "AzureBucket",
     "Bucket",
+    "ModelStore",
     "ModelStoreError",
+    "News",
+    "ObjectStore",
     "Publication",
     "PublishedModel",
     "S3Bucket",
@@ -39,6 +43,7 @@ __all__ = [
     "location",
     "newest_valid",
     "open_bucket",
+    "open_store",
     "publish",
     "read_model_dir",
     "scan",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -214,3 +215,15 @@ def validate(
         card_url=f"{bucket.url}/{prefix}/{CARD_FILE}",
         card=card.raw,
     )
+
+
+def find_card(bucket: Bucket, version: str) -> ModelCard | None:
+    """The card of a version of any model, unverified; None if no readable card has it.
+    A listing of the whole store: for status, not for ticks."""
+    for item in listing(bucket, page_size=5000):
+        name, _, rest = item.name.partition("/")
+        if name.startswith("_") or rest != f"{version}/{CARD_FILE}":
+            continue
+        with contextlib.suppress(CardError):
+            return ModelCard.from_json(bucket.get(item.name).data, source=item.name)
+    return None

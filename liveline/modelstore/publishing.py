@@ -38,15 +38,7 @@ def publish(
     """Publish the model in model_dir; a version already published is kept as it is."""
     card, card_bytes, artifacts = read_model_dir(model_dir)
     label = f"{card.model_name} {card.model_version}"
-    try:
-        gate = (gates or Gates()).for_model(card.model_name, card.task)
-    except ValueError as e:
-        raise ModelStoreError(f"refusing to publish {label}: {e}") from e
-    problems = modelcard.shortfalls(card.metrics, gate)
-    if problems:
-        raise ModelStoreError(
-            f"refusing to publish {label}: below the quality gate: " + "; ".join(problems)
-        )
+    check_gate(card, gates)
     bucket.ensure()
     prefix = f"{card.model_name}/{card.model_version}"
     # Retrained elsewhere, the same version has other skops bytes: the published ones stay.
@@ -73,6 +65,20 @@ def publish(
     # Last, after the card: the release sensor finds new versions through the journal.
     journal.record(bucket, published)
     return Publication(published, uploaded=True)
+
+
+def check_gate(card: modelcard.ModelCard, gates: Gates | None) -> None:
+    """Refuse a model below its quality gate, naming the metrics that fall short."""
+    label = f"{card.model_name} {card.model_version}"
+    try:
+        gate = (gates or Gates()).for_model(card.model_name, card.task)
+    except ValueError as e:
+        raise ModelStoreError(f"refusing to publish {label}: {e}") from e
+    problems = modelcard.shortfalls(card.metrics, gate)
+    if problems:
+        raise ModelStoreError(
+            f"refusing to publish {label}: below the quality gate: " + "; ".join(problems)
+        )
 
 
 def read_model_dir(model_dir: Path) -> tuple[modelcard.ModelCard, bytes, dict[str, bytes]]:

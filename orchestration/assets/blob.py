@@ -4,7 +4,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, DataVersion, MaterializeResult, asset
 
-from liveline import modelstore, project, settings
+from liveline import project, settings
 from orchestration.assets.model import GROUP, trained_model
 from orchestration.facts import PublishedModelFacts, TrainedModelFacts
 from orchestration.faults import RETRY, classified
@@ -21,8 +21,8 @@ def model_blob(context: AssetExecutionContext, blob_store: BlobStoreResource) ->
     # The blocking quality check stops a bad model within a run; the gate is applied
     # here again so that materializing model_blob on its own cannot publish one either.
     gates = project.from_settings(settings.load()).gates
-    with blob_store.models() as bucket:
-        done = modelstore.publish(bucket, model_dir, gates)
+    with blob_store.models() as store:
+        done = store.publish(model_dir, gates)
     model = done.model
     if not done.uploaded:
         context.log.info("%s %s was already published; kept", model.name, model.version)

@@ -70,9 +70,9 @@ def serving_image(
     """The serving image: app_source's commit plus the newest valid published model."""
     source = SourceFacts.latest(context.instance)
     with tempfile.TemporaryDirectory(prefix="liveline-model-") as tmp:
-        with blob_store.models() as bucket:
-            model, passed_over = chosen_model(bucket, context.run.tags.get(MODEL_TAG))
-            model_dir = modelstore.download(bucket, model, Path(tmp))
+        with blob_store.models() as store:
+            model, passed_over = chosen_model(store, context.run.tags.get(MODEL_TAG))
+            model_dir = store.download(model, Path(tmp))
         for prefix, why in passed_over.items():
             context.log.warning("passed over published model %s: %s", prefix, why)
         tag = images.image_tag(source.sha, model.version)
@@ -151,15 +151,15 @@ def image_runtime(
 
 
 def chosen_model(
-    bucket: modelstore.Bucket, wanted: str | None
+    store: modelstore.ModelStore, wanted: str | None
 ) -> tuple[modelstore.PublishedModel, dict[str, str]]:
     """The model the run was requested for, else the newest valid one (and the versions
     passed over on the way). The requested one is verified like any other."""
     if not wanted:
-        return modelstore.newest_valid(bucket)
+        return store.newest_valid()
     name, _, version = wanted.partition("/")
     try:
-        return modelstore.get(bucket, name, version), {}
+        return store.get(name, version), {}
     except modelstore.ModelStoreError as e:
         raise dg.Failure(
             f"the run was requested for model {wanted}, which is not usable: {e}"

@@ -38,7 +38,6 @@ from liveline.constants import (
 )
 from liveline.git import watch as git_watch
 from liveline.modelstore import PublishedModel
-from liveline.modelstore import watch as model_watch
 from orchestration import faults
 from orchestration.assets.blob import model_blob
 from orchestration.assets.image import app_source
@@ -59,7 +58,7 @@ class ReleaseCursor:
     changed_at: float = 0.0  # when this sensor last saw a new commit or model (epoch s)
     requested: str = ""  # "<commit>:<model>" of the last release requested, until it is live
     attempt: int = 0  # retries of that release so far (its run_key ends with #<attempt>)
-    models: model_watch.ModelCursor = field(default_factory=model_watch.ModelCursor)
+    models: dict = field(default_factory=dict)  # the model store's own cursor
 
     def dump(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -67,9 +66,8 @@ class ReleaseCursor:
     @classmethod
     def load(cls, text: str | None) -> Self:
         raw = json.loads(text) if text else {}
-        models = _known(model_watch.ModelCursor, raw.get("models", {}))
         # Fields this version does not know (a cursor from another version) are dropped.
-        return cls(**{**_known(cls, raw), "models": model_watch.ModelCursor(**models)})
+        return cls(**_known(cls, raw))
 
 
 def _known(kind: type, raw: dict) -> dict:
@@ -118,8 +116,8 @@ def evaluate(
     change = git_watch.poll(repo, branch, paths, last.head, last.build)
     context.log.info("%s %s: %s at %s", git_watch.redact(source), branch, change.kind, change.head)
     now = time.time()
-    with blob_store.models() as bucket:
-        found = model_watch.poll(bucket, last.models, now, s.model_sweep_s)
+    with blob_store.models() as store:
+        found = store.poll(last.models, now, s.model_sweep_s)
     for prefix, why in found.rejected.items():
         context.log.warning("passed over published model %s: %s", prefix, why)
     events = []
@@ -138,7 +136,7 @@ def evaluate(
         git_watch.redact(source), branch, change.head, change.build, pending, changed_at,
         models=found.cursor,
     )  # fmt: skip
-    model = found.cursor.newest
+    model = found.current
 
     def skip(why: str) -> SensorResult:
         return SensorResult(asset_events=events, cursor=cursor.dump(), skip_reason=why)

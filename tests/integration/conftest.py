@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker
@@ -19,10 +20,11 @@ from azure.storage.blob import BlobServiceClient
 
 import devplatform
 from devplatform import azurite, docker_engine, k8s_cluster, registry
+from devplatform import mlflow as mlflow_server
 from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
 from liveline import images, settings
-from liveline.modelstore import s3
+from liveline.modelstore import mlflow_rest, s3
 from tests.support import stores
 
 if TYPE_CHECKING:
@@ -91,16 +93,69 @@ def s3_client(local_platform: Layout) -> Iterator[S3Client]:
     client.close()
 
 
-@pytest.fixture(params=stores.STORES)
-def store(request: pytest.FixtureRequest, blob_service: BlobServiceClient) -> Iterator[stores.Kit]:
-    """Each model store in turn, with a container or bucket of the test's own (created by
-    the code under test), deleted afterwards."""
+def _bucket_kit(kind: str, request: pytest.FixtureRequest) -> stores.Kit:
+    """A container or bucket of the test's own (created by the code under test)."""
     name = f"test-models-{uuid.uuid4().hex[:12]}"
-    kit: stores.Kit
-    if request.param == "s3":
-        kit = stores.S3Kit(request.getfixturevalue("s3_client"), name)
-    else:
-        kit = stores.AzureKit(blob_service, name)
+    if kind == "s3":
+        return stores.S3Kit(request.getfixturevalue("s3_client"), name)
+    return stores.AzureKit(request.getfixturevalue("blob_service"), name)
+
+
+@pytest.fixture(params=stores.STORES)
+def store(request: pytest.FixtureRequest) -> Iterator[stores.Kit]:
+    """Each object store in turn, with a container or bucket of the test's own, deleted
+    afterwards."""
+    kit = _bucket_kit(request.param, request)
+    yield kit
+    kit.delete()
+
+
+@pytest.fixture(scope="session")
+def other_model_dir(tmp_path_factory, dataset) -> Path:
+    """Another version of the model (another C), published after the default one."""
+    from model_training import TrainingConfig, train
+    from model_training.artifact import write_model
+
+    out = tmp_path_factory.mktemp("other")
+    write_model(train(TrainingConfig(C=0.5), dataset), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def mlflow_client(local_platform: Layout) -> Iterator[mlflow_rest.Client]:
+    """The local MLflow tracking server, started for the tests whatever the settings
+    choose: the model store's contract tests run against every store."""
+    try:
+        devplatform.control.up_mlflow(local_platform)
+    except devplatform.PlatformError as e:
+        pytest.fail(f"the local MLflow server could not come up:\n{e}", pytrace=False)
+    client = mlflow_rest.Client(local_platform.settings.local_mlflow_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def mlflow_kit(local_platform: Layout, mlflow_client, card) -> Iterator[stores.MlflowKit]:
+    """The MLflow store alone, the registered model of the test's card deleted after."""
+    artifacts = mlflow_server.data(local_platform) / "artifacts"
+    kit = stores.MlflowKit(mlflow_client, [card["model_name"]], artifacts,
+                           mlflow_server.python(local_platform),
+                           mlflow_server.quiet_env(local_platform))  # fmt: skip
+    yield kit
+    kit.delete()
+
+
+@pytest.fixture(params=stores.MODEL_STORES)
+def model_store(
+    request: pytest.FixtureRequest, local_platform: Layout, card: dict
+) -> Iterator[stores.StoreKit]:
+    """Each model store in turn behind the ModelStore interface: a container or bucket
+    of the test's own, or the registered model of the test's card, deleted afterwards."""
+    kit: stores.StoreKit
+    if request.param == "mlflow":
+        yield request.getfixturevalue("mlflow_kit")
+        return
+    kit = stores.ObjectKit(_bucket_kit(request.param, request))
     yield kit
     kit.delete()
 

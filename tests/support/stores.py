@@ -4,12 +4,24 @@ rules (what a tamperer, an interrupted upload or a careless admin would do)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from azure.storage.blob import BlobServiceClient
 
-from liveline.modelstore import AzureBucket, S3Bucket
+from liveline.modelstore import (
+    AzureBucket,
+    ModelStore,
+    ObjectStore,
+    PublishedModel,
+    S3Bucket,
+    mlflow_rest,
+)
+from liveline.modelstore.mlflow_registry import MlflowStore
 from liveline.modelstore.objects import Bucket, ObjectNotFound
 
 if TYPE_CHECKING:
@@ -113,3 +125,120 @@ class S3Kit(Kit):
                 keys = [{"Key": o.name} for o in page.objects]
                 self.s3.delete_objects(Bucket=self.name, Delete={"Objects": keys})
         self.s3.delete_bucket(Bucket=self.name)
+
+
+# --- the model stores behind liveline.modelstore.ModelStore, all three ------------------
+MODEL_STORES = ("azure", "s3", "mlflow")
+
+
+class StoreKit:
+    """One ModelStore under test, chosen by configuration (env), with raw writes that
+    bypass its rules."""
+
+    kind: str
+    component: str  # the platform component that serves it
+    store: ModelStore
+
+    def env(self) -> dict[str, str]:
+        """The LIVELINE_ settings (without the prefix) that choose this store."""
+        raise NotImplementedError
+
+    def overwrite(self, model: PublishedModel, file: str, data: bytes) -> None:
+        """Replace one of a published version's files behind the store's back."""
+        raise NotImplementedError
+
+    def delete(self) -> None:
+        raise NotImplementedError
+
+
+class ObjectKit(StoreKit):
+    """A container or bucket of the test's own, through the ObjectStore."""
+
+    def __init__(self, kit: Kit) -> None:
+        self.kit, self.kind, self.component = kit, kit.kind, kit.component
+        self.store = ObjectStore(kit.bucket)
+
+    def env(self) -> dict[str, str]:
+        return {"MODEL_STORE": self.kind, "MODELS_CONTAINER": self.kit.name,
+                "MODELS_BUCKET": self.kit.name}  # fmt: skip
+
+    def overwrite(self, model: PublishedModel, file: str, data: bytes) -> None:
+        name = f"{model.name}/{model.version}/{file}"
+        self.kit.raw_put(name, data, self.kit.bucket.head(name).metadata or {})
+
+    def delete(self) -> None:
+        self.kit.delete()
+
+
+# What a data scientist runs: MLflow's own client (in the server's environment) logging
+# a scikit-learn model, with its run's metrics and, unless told not to, an input example.
+LOG_MODEL = """
+import json, sys, mlflow, mlflow.sklearn
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+url, name, fmt, example, metrics = sys.argv[1:]
+mlflow.set_tracking_uri(url)
+X = pd.DataFrame({"a": [float(i) for i in range(40)], "b": [float(i % 3) for i in range(40)]})
+y = [int(i >= 20) for i in range(40)]
+with mlflow.start_run():
+    mlflow.log_metrics(json.loads(metrics))
+    mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model",
+                             serialization_format=fmt, pip_requirements=["scikit-learn"],
+                             input_example=X.iloc[18:22] if example == "1" else None,
+                             registered_model_name=name)
+"""
+GOOD_METRICS = {"accuracy": 0.95, "f1": 0.95, "roc_auc": 0.97}
+
+
+class MlflowKit(StoreKit):
+    """The local MLflow tracking server, its registered models deleted before and after;
+    `log_model` registers a version as a user does, with MLflow's own client."""
+
+    kind, component = "mlflow", "mlflow"
+
+    def __init__(
+        self,
+        client: mlflow_rest.Client,
+        models: list[str],
+        artifacts: Path,
+        python: Path,
+        env: Mapping[str, str],
+    ) -> None:
+        self.client, self.models, self.artifacts = client, models, artifacts
+        self.python, self.python_env = python, env
+        self.store = MlflowStore(client, models)
+        self.delete()
+
+    def log_model(
+        self, fmt: str = "skops", example: bool = True, metrics: Mapping[str, float] = GOOD_METRICS
+    ) -> str:
+        """Log and register a model with mlflow.sklearn; the new version's number."""
+        args = [self.client.url, self.models[0], fmt, "1" if example else "0", json.dumps(metrics)]
+        done = subprocess.run(
+            [str(self.python), "-c", LOG_MODEL, *args], capture_output=True, text=True,
+            timeout=300, check=False, env={**self.python_env, "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        where = f"name='{self.models[0]}'"
+        page = self.client.get("model-versions/search", filter=where,
+                               order_by="version_number DESC", max_results=1)  # fmt: skip
+        return str(page["model_versions"][0]["version"])
+
+    def aliased(self, alias: str) -> MlflowStore:
+        return MlflowStore(self.client, self.models, alias)
+
+    def env(self) -> dict[str, str]:
+        return {"MODEL_STORE": "mlflow", "MLFLOW_MODELS": ",".join(self.models)}
+
+    def file(self, model: PublishedModel, file: str) -> Path:
+        """Where the server keeps one of the version's files (its artifacts destination)."""
+        prefix = f"{self.client.url}{mlflow_rest.ARTIFACTS}/"
+        return self.artifacts / model.card_url.removeprefix(prefix).rpartition("/")[0] / file
+
+    def overwrite(self, model: PublishedModel, file: str, data: bytes) -> None:
+        self.file(model, file).write_bytes(data)
+
+    def delete(self) -> None:
+        for name in self.models:
+            with contextlib.suppress(mlflow_rest.RegistryError):
+                self.client.delete("registered-models/delete", name=name)

@@ -79,6 +79,40 @@ def test_a_process_that_ignores_sigterm_is_killed(tmp_path):
             os.killpg(pid, signal.SIGKILL)
 
 
+def test_start_adds_env_to_ours(tmp_path):
+    pidfile, out = tmp_path / "env.pid", tmp_path / "out"
+    cmd = ["sh", "-c", 'printf %s "$LIVELINE_TEST_VALUE" > "$1.tmp" && mv "$1.tmp" "$1"',
+           "sh", str(out)]  # fmt: skip
+    processes.start("env", cmd, pidfile, tmp_path / "env.log", env={"LIVELINE_TEST_VALUE": "42"})
+    deadline = time.monotonic() + 5
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert out.read_text() == "42"
+    assert "LIVELINE_TEST_VALUE" not in os.environ
+
+
+def test_stop_with_group_waits_for_children_and_kills_what_stays(tmp_path):
+    """A leader that exits on SIGTERM but leaves a child ignoring it (as a supervisor
+    whose worker is slow to exit would): group=True ends the child too."""
+    pidfile, marker = tmp_path / "leader.pid", str(tmp_path / "leader")
+    cmd = ["sh", "-c", "(trap '' TERM; exec sleep 30) & wait", marker]
+    pid = processes.start("leader", cmd, pidfile, tmp_path / "leader.log")
+    try:
+        deadline = time.monotonic() + 5
+        while not psutil.Process(pid).children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        assert children
+        time.sleep(0.2)  # the child's trap is set before it execs sleep
+        assert processes.stop("leader", pidfile, ["sh", marker], timeout=1, group=True)
+        for child in children:
+            wait_gone(child)
+        assert not processes._group(pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
 def gone(pid: int) -> bool:
     """Exited: no such process, or a zombie its parent (init: services are detached)
     has not reaped yet."""

@@ -19,20 +19,11 @@ from liveline.modelstore import watch
 from liveline.modelstore.objects import ObjectExists, listing
 from liveline.project import Gates
 from liveline_cli import publish
-from model_training import TrainingConfig, train
 from model_training.artifact import write_model
 from modelcard import sha256
 from tests.support.stores import Kit
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def other_model_dir(tmp_path_factory, dataset) -> Path:
-    """Another version of the model (another C), published after the default one."""
-    out = tmp_path_factory.mktemp("other")
-    write_model(train(TrainingConfig(C=0.5), dataset), out)
-    return out
 
 
 def _card(model_dir: Path) -> dict:

@@ -52,7 +52,7 @@ def test_a_tampered_model_is_passed_over(world, model_dir_pristine, tmp_path, tr
     blob.upload_blob(bytes(data), overwrite=True, metadata=blob.get_blob_properties().metadata)
     result = tick(world)
     assert result.run_requests == [] and result.asset_events == []
-    rejected = ReleaseCursor.load(world.cursor).models.rejected
+    rejected = ReleaseCursor.load(world.cursor).models["rejected"]
     assert list(rejected) == [f"{newer.name}/{newer.version}"]
 
 
@@ -95,16 +95,15 @@ def test_a_model_published_by_a_run_is_not_reported_twice_nor_released_if_live(w
 
 
 def test_a_model_published_to_each_store_is_reported_and_released(
-    world, store, monkeypatch, model_dir_pristine, tmp_path, trained
+    world, model_store, monkeypatch, model_dir_pristine, other_model_dir
 ):
     """With the store chosen by configuration alone, the release sensor adopts what is
     there, then reports a newly published version and requests its release."""
-    monkeypatch.setenv("LIVELINE_MODEL_STORE", store.kind)
-    monkeypatch.setenv("LIVELINE_MODELS_CONTAINER", store.name)
-    monkeypatch.setenv("LIVELINE_MODELS_BUCKET", store.name)
-    modelstore.publish(store.bucket, model_dir_pristine)
+    for key, value in model_store.env().items():
+        monkeypatch.setenv(f"LIVELINE_{key}", value)
+    model_store.store.publish(model_dir_pristine)
     tick(world)  # the baseline
-    newer = modelstore.publish(store.bucket, retrain(tmp_path, trained, C=0.5)).model
+    newer = model_store.store.publish(other_model_dir).model
     result = tick(world)
     assert [e.tags["dagster/data_version"] for e in result.asset_events] == [newer.version]
     (run,) = result.run_requests

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: Dagster reads the test assets' annotations.
 
+import pytest
 import requests
 import urllib3
 from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError
@@ -11,6 +12,7 @@ from docker.errors import DockerException
 from kubernetes.client import ApiException
 
 from liveline import settings
+from liveline.modelstore import mlflow_rest
 from orchestration import faults
 
 S = settings.load({})
@@ -77,6 +79,19 @@ def test_an_s3_outage_is_transient_and_named_a_refused_request_is_not():
         "PutObject",
     )
     assert not faults.is_transient(denied)
+
+
+def test_an_mlflow_outage_is_transient_and_named_a_refused_request_is_not():
+    s = settings.load({"LIVELINE_MODEL_STORE": "mlflow"})
+    with pytest.raises(mlflow_rest.RegistryUnavailable) as down:  # nothing listens there
+        mlflow_rest.Client("http://127.0.0.1:9", attempts=1).get("experiments/search")
+    assert faults.is_transient(wrapped(down.value))
+    assert faults.is_transient(mlflow_rest.RegistryUnavailable("HTTP 503"))
+    failed = mlflow_rest.RegistryUnavailable(f"MLflow at {s.local_mlflow_url} failed: HTTP 503")
+    message = str(faults.unavailable(wrapped(failed), s))
+    assert message.startswith(f"MLflow (127.0.0.1:{s.mlflow_port})") and "make up" in message
+    refused = mlflow_rest.RegistryError(404, "RESOURCE_DOES_NOT_EXIST", "no such model")
+    assert not faults.is_transient(wrapped(refused))
 
 
 def test_a_step_retries_an_outage_but_not_a_permanent_failure(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from azure.identity import DefaultAzureCredential
 
 from liveline import modelstore, settings
-from liveline.modelstore import s3
+from liveline.modelstore import mlflow_rest, s3
 from liveline.registry import Registry
 from orchestration.definitions import defs
 from orchestration.resources.blob_store import BlobStoreResource
@@ -154,8 +154,33 @@ def test_registry_resource_holds_no_secret_field():
     # Production logs in with a token exchanged at run time, never a configured password.
     assert set(RegistryResource.model_fields) == {"host", "repository", "auth"}
     assert set(BlobStoreResource.model_fields) == {
-        "store", "account_url", "container", "s3_endpoint_url", "s3_region", "bucket"
+        "store", "account_url", "container", "s3_endpoint_url", "s3_region", "bucket",
+        "mlflow_tracking_uri", "mlflow_models", "mlflow_alias",
     }  # fmt: skip
+
+
+def test_the_mlflow_store_is_configured_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LIVELINE_MODEL_STORE", "mlflow")
+    store = defs().resources["blob_store"]
+    # Empty: the local tracking server that `make up` runs; the project's model watched.
+    assert store.mlflow_tracking_uri == settings.load().local_mlflow_url
+    assert store.mlflow_models == ["breast-cancer-classifier"] and store.mlflow_alias == ""
+    monkeypatch.setenv("LIVELINE_MLFLOW_TRACKING_URI", "https://mlflow.example.internal")
+    monkeypatch.setenv("LIVELINE_MLFLOW_MODELS", "churn, fraud")
+    monkeypatch.setenv("LIVELINE_MLFLOW_ALIAS", "champion")
+    store = defs().resources["blob_store"]
+    assert store.mlflow_tracking_uri == "https://mlflow.example.internal"
+    assert (store.mlflow_models, store.mlflow_alias) == (["churn", "fraud"], "champion")
+
+
+def test_mlflow_credentials_come_from_mlflows_own_variables(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "canary-token")
+    client = mlflow_rest.Client("https://mlflow.example.internal")
+    assert client.session.headers["Authorization"] == "Bearer canary-token"
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ds")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "canary-password")
+    assert mlflow_rest.Client("https://x").session.auth == ("ds", "canary-password")
 
 
 def test_the_s3_store_is_configured_from_the_environment(monkeypatch):

@@ -71,7 +71,7 @@ def test_journal_names_sort_newest_first_and_parse_back():
 
 def test_the_release_cursor_survives_a_round_trip():
     cursor = ReleaseCursor("/repo", "main", "a" * 40, "b" * 40, "commit")
-    cursor.models.rejected["m/v1"] = ["etag", "2026-01-01T00:00:00.000000Z", ""]
+    cursor.models["rejected"] = {"m/v1": ["etag", "2026-01-01T00:00:00.000000Z", ""]}
     assert ReleaseCursor.load(cursor.dump()) == cursor
     assert ReleaseCursor.load(None) == ReleaseCursor()
 
