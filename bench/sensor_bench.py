@@ -11,8 +11,12 @@ ticks of release_sensor (git included) as the daemon evaluates them:
   listing    one listing of the whole container: what a sensor without the journal
              would pay on every tick
 
+With mlflow, the registered model `bench-model` of the local tracking server gets
+10,000 old versions instead (bench/sensor_bench_mlflow.py), and "listing" is a search
+of all its versions; there is no sweep.
+
 Prints the median over --ticks. Needs `make up`. The container is deleted at the end
-unless --keep (filling it takes about half a minute).
+unless --keep (filling it takes about half a minute; MLflow's versions, 5-15 minutes).
 """
 
 from __future__ import annotations
@@ -20,26 +24,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dagster import build_sensor_context, instance_for_test  # noqa: E402
+import sensor_bench_mlflow  # noqa: E402
+from dagster import instance_for_test  # noqa: E402
+from sensor_ticks import Ticker, report, timed  # noqa: E402
 
 from liveline import modelstore, settings  # noqa: E402
 from liveline.modelstore.objects import Bucket, listing  # noqa: E402
 from model_training import TrainingConfig, train  # noqa: E402
 from model_training.artifact import write_model  # noqa: E402
 from model_training.data import load_dataset  # noqa: E402
-from orchestration.resources.blob_store import BlobStoreResource  # noqa: E402
 from orchestration.sensors.release import build_release_sensor  # noqa: E402
 
 OLD_VERSIONS = 5_000  # x 2 blobs
@@ -74,12 +77,6 @@ def delete(bucket: Bucket) -> None:
     bucket.s3.delete_bucket(Bucket=bucket.bucket)
 
 
-def timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--container", default="bench-sensor", help="container or bucket")
@@ -90,6 +87,8 @@ def main() -> int:
     os.environ["LIVELINE_MODELS_BUCKET"] = args.container
     os.environ["LIVELINE_MODEL_SWEEP_S"] = "3600"
     s = settings.load()
+    if s.model_store == "mlflow":
+        return sensor_bench_mlflow.main(args)
     sensor = build_release_sensor(s)
     data = load_dataset()
     print(f"model store: {modelstore.location(s)}")
@@ -109,44 +108,26 @@ def main() -> int:
 
         times: dict[str, list[float]] = {"idle": [], "new model": [], "sweep": [], "listing": []}
         with tempfile.TemporaryDirectory() as tmp, instance_for_test() as instance:
-            cursor: list[str | None] = [None]
-
-            reported: list[int] = []
-
-            def tick() -> None:
-                context = build_sensor_context(
-                    instance=instance,
-                    cursor=cursor[0],
-                    resources={"blob_store": BlobStoreResource.from_settings(settings.load())},
-                )
-                result = sensor.evaluate_tick(context)
-                cursor[0] = result.cursor
-                reported.append(len(result.asset_events))
-
+            tick = Ticker(sensor, instance)
             # A C of its own per invocation: a version published before is not new.
             nonce = uuid.uuid4().int % 10**6 / 10**9
             publish(1.0 + nonce, Path(tmp))
             baseline = [timed(tick)]  # the first ticks sweep everything, 2 pages per tick
-            while json.loads(cursor[0])["models"]["sweeping"]:
+            while json.loads(tick.cursor or "{}")["models"]["sweeping"]:
                 baseline.append(timed(tick))
             for run in range(args.ticks):
                 times["idle"].append(timed(tick))
                 publish(0.5 + run / 100 + nonce, Path(tmp))  # training is not timed
                 times["new model"].append(timed(tick))
-                if reported[-1] != 1:
-                    raise SystemExit(f"the new model was not reported: {reported}")
+                if tick.reported[-1] != 1:
+                    raise SystemExit(f"the new model was not reported: {tick.reported}")
             os.environ["LIVELINE_MODEL_SWEEP_S"] = "0"
             for _ in range(args.ticks):
                 times["sweep"].append(timed(tick))
                 times["listing"].append(timed(lambda: sum(1 for _ in listing(bucket, "", 5000))))
         if not args.keep:
             delete(bucket)
-    shown = ", ".join(f"{t * 1000:.0f}" for t in baseline)
-    print(f"baseline: {len(baseline)} ticks sweeping the container, {shown} ms")
-    for kind, values in times.items():
-        ms = [v * 1000 for v in values]
-        spread = f"min {min(ms):.1f}, max {max(ms):.1f}, n={len(ms)}"
-        print(f"{kind:<10} median {statistics.median(ms):7.1f} ms  ({spread})")
+    report(baseline, "sweeping the container", times)
     return 0
 
 
