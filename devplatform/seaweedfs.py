@@ -17,6 +17,7 @@ module, with its own go.sum. About 10 minutes on 2 cores the first time.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -79,7 +80,16 @@ def _pin() -> str:
 
 
 def ensure_built(layout: Layout) -> Path:
-    """The weed binary, compiled unless the pinned one is there."""
+    """The weed binary, compiled unless the pinned one is there. One build at a time:
+    a second caller (the tests build it in the background) waits for the first's."""
+    weed = binary(layout)
+    weed.parent.mkdir(parents=True, exist_ok=True)
+    with (weed.parent / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the build itself is bounded by BUILD_TIMEOUT_S
+        return _build(layout)
+
+
+def _build(layout: Layout) -> Path:
     weed, stamp = binary(layout), binary(layout).with_suffix(".pin")
     if weed.is_file() and stamp.is_file() and stamp.read_text() == _pin():
         return weed

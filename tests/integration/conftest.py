@@ -8,6 +8,8 @@ that needs it FAILS with the reason: a missing platform is a broken build, not a
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 import devplatform
-from devplatform import azurite, docker_engine, k8s_cluster, registry
+from devplatform import azurite, docker_engine, k8s_cluster, registry, seaweedfs
 from devplatform import mlflow as mlflow_server
 from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
@@ -34,8 +36,19 @@ if TYPE_CHECKING:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that stop and restart the cluster run last, in their own order. A warm
     cluster start can leave the kwok controller stalled (README, known issues), which
-    only pods pinned to the kwok node meet: no such test may come after a restart."""
-    items.sort(key=lambda item: item.get_closest_marker("restarts_cluster") is not None)
+    only pods pinned to the kwok node meet: no such test may come after a restart.
+    Before them, the tests of the S3 store: SeaweedFS compiles in the background
+    meanwhile (minutes on a fresh machine, while the other tests leave a core idle)."""
+
+    def uses_s3(item: pytest.Item) -> bool:
+        params = getattr(item, "callspec", None)
+        chosen = params.params if params else {}
+        return "s3" in (chosen.get("store"), chosen.get("model_store")) or (
+            "s3_client" in getattr(item, "fixturenames", ())
+        )
+
+    items.sort(key=lambda item: (item.get_closest_marker("restarts_cluster") is not None,
+                                 uses_s3(item)))  # fmt: skip
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,6 +70,22 @@ def local_platform() -> Layout:
     except devplatform.PlatformError as e:
         pytest.fail(f"the local platform could not come up:\n{e}", pytrace=False)
     return lay
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _seaweedfs_built_meanwhile(local_platform: Layout) -> Iterator[None]:
+    """Compile SeaweedFS (niced) while the tests that need no S3 run: they come first
+    (pytest_collection_modifyitems), and the S3 server's start waits for this build."""
+
+    def build() -> None:
+        # A failed build shows where it matters: up_s3 in the S3 tests builds again.
+        with contextlib.suppress(devplatform.PlatformError):
+            seaweedfs.ensure_built(local_platform)
+
+    builder = threading.Thread(target=build, name="seaweedfs-build", daemon=True)
+    builder.start()
+    yield
+    builder.join(timeout=seaweedfs.BUILD_TIMEOUT_S)  # never leave the go build running
 
 
 @pytest.fixture(scope="session")
