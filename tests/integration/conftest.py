@@ -25,7 +25,7 @@ from devplatform import azurite, docker_engine, k8s_cluster, registry, seaweedfs
 from devplatform import mlflow as mlflow_server
 from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
-from liveline import images, settings
+from liveline import images, modelstore, settings
 from liveline.modelstore import mlflow_rest, s3
 from tests.support import stores
 
@@ -109,6 +109,13 @@ def blob_service(local_platform: Layout) -> Iterator[BlobServiceClient]:
 
 
 @pytest.fixture(scope="session")
+def bounded_blob_service(local_platform: Layout) -> Iterator[BlobServiceClient]:
+    """Azurite through the client production uses: retries that give up in seconds."""
+    with modelstore.connect(local_platform.settings.blob_account_url, bounded=True) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def s3_client(local_platform: Layout) -> Iterator[S3Client]:
     """The local S3 server (SeaweedFS), started for the tests whatever the settings
     choose: the model store's contract tests run against every store."""
@@ -127,7 +134,8 @@ def _bucket_kit(kind: str, request: pytest.FixtureRequest) -> stores.Kit:
     name = f"test-models-{uuid.uuid4().hex[:12]}"
     if kind == "s3":
         return stores.S3Kit(request.getfixturevalue("s3_client"), name)
-    return stores.AzureKit(request.getfixturevalue("blob_service"), name)
+    bounded = request.getfixturevalue("bounded_blob_service")
+    return stores.AzureKit(request.getfixturevalue("blob_service"), name, bounded)
 
 
 @pytest.fixture(params=stores.STORES)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from azure.storage.blob import BlobServiceClient
 
+import devplatform
+from devplatform.layout import Layout
 from liveline.modelstore import (
     AzureBucket,
     ModelStore,
@@ -23,6 +26,7 @@ from liveline.modelstore import (
 )
 from liveline.modelstore.mlflow_registry import MlflowStore
 from liveline.modelstore.objects import Bucket, ObjectNotFound
+from modelcard import CARD_FILE
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,8 +66,11 @@ class Kit:
 
 
 class AzureKit(Kit):
-    def __init__(self, service: BlobServiceClient, name: str) -> None:
-        super().__init__("azure", name, AzureBucket(service.get_container_client(name)), "azurite")
+    """bounded: the client of the code under test, with the retries production uses (the
+    SDK's defaults take 80 s to give up on a stopped Azurite)."""
+
+    def __init__(self, service: BlobServiceClient, name: str, bounded: BlobServiceClient) -> None:
+        super().__init__("azure", name, AzureBucket(bounded.get_container_client(name)), "azurite")
         self.container = service.get_container_client(name)
 
     def raw_put(self, name: str, data: bytes, metadata: Mapping[str, str]) -> None:
@@ -150,6 +157,39 @@ class StoreKit:
     def delete(self) -> None:
         raise NotImplementedError
 
+    def stop_during_publish(self, monkeypatch: pytest.MonkeyPatch, layout: Layout) -> None:
+        """Stop the real server when a publish has uploaded its files but not yet made
+        them a version (the card of an object store, the registry version of MLflow)."""
+        raise NotImplementedError
+
+    def stop_during_poll(self, monkeypatch: pytest.MonkeyPatch, layout: Layout) -> None:
+        """Stop the real server when a poll has found a new version, before verifying it."""
+        raise NotImplementedError
+
+    def restart(self, layout: Layout) -> None:
+        devplatform.up(layout)
+
+
+def _stop_at(
+    monkeypatch: pytest.MonkeyPatch, layout: Layout, component: str, owner: object,
+    method: str, when: Callable[[str], bool],
+) -> None:  # fmt: skip
+    """Stop component the first time owner.method is called for a name that `when` picks,
+    then make that very call: the outage reaches the step it is about."""
+    real = getattr(owner, method)
+
+    def then_down(name: str, /, *args: object, **kwargs: object) -> object:
+        if when(name):
+            monkeypatch.setattr(owner, method, real)
+            devplatform.down(layout, [component])
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(owner, method, then_down)
+
+
+def _is_card(name: str) -> bool:
+    return name.endswith(f"/{CARD_FILE}")
+
 
 class ObjectKit(StoreKit):
     """A container or bucket of the test's own, through the ObjectStore."""
@@ -168,6 +208,17 @@ class ObjectKit(StoreKit):
 
     def delete(self) -> None:
         self.kit.delete()
+
+    def stop_during_publish(self, monkeypatch: pytest.MonkeyPatch, layout: Layout) -> None:
+        _stop_at(monkeypatch, layout, self.component, self.kit.bucket, "put", _is_card)
+
+    def stop_during_poll(self, monkeypatch: pytest.MonkeyPatch, layout: Layout) -> None:
+        _stop_at(monkeypatch, layout, self.component, self.kit.bucket, "get", _is_card)
+
+    def restart(self, layout: Layout) -> None:
+        devplatform.up(layout)
+        if self.kind == "s3":
+            devplatform.control.up_s3(layout)
 
 
 # What a data scientist runs: MLflow's own client (in the server's environment) logging
@@ -237,6 +288,19 @@ class MlflowKit(StoreKit):
 
     def overwrite(self, model: PublishedModel, file: str, data: bytes) -> None:
         self.file(model, file).write_bytes(data)
+
+    def stop_during_publish(self, monkeypatch: pytest.MonkeyPatch, layout: Layout) -> None:
+        monkeypatch.setattr(self.client, "attempts", 2)  # its bounded retries, shortened
+        _stop_at(monkeypatch, layout, self.component, self.client, "post",
+                 lambda endpoint: endpoint == "model-versions/create")  # fmt: skip
+
+    def stop_during_poll(self, monkeypatch: pytest.MonkeyPatch, layout: Layout) -> None:
+        monkeypatch.setattr(self.client, "attempts", 2)
+        _stop_at(monkeypatch, layout, self.component, self.client, "get",
+                 lambda endpoint: endpoint == "model-versions/search")  # fmt: skip
+
+    def restart(self, layout: Layout) -> None:
+        devplatform.control.up_mlflow(layout)
 
     def delete(self) -> None:
         for name in self.models:

@@ -1,8 +1,9 @@
 """The MLflow Model Registry as the model store, against the real local tracking server:
 what Liveline registers is an MLflow model that MLflow's own client loads; versions a
 user logs with pickle are refused with the reason and the fix; an alias picks the version
-to run and moving it releases; a duplicate, a partial or a lying publication never wins;
-the server down fails with its name and loses nothing."""
+to run and moving it releases; a duplicate or a lying publication never wins; the
+server down fails with its name and loses nothing (during a publish or a poll: in
+test_modelstore_stores.py, for every store)."""
 
 from __future__ import annotations
 
@@ -141,54 +142,6 @@ def test_of_two_versions_carrying_one_publication_the_older_stands(
     again = mlflow_kit.store.publish(model_dir_pristine)
     assert not again.uploaded and again.model == first
     assert mlflow_kit.store.get(first.name, first.version) == first
-
-
-def _stop_mlflow_at(kit: MlflowKit, layout, monkeypatch, method: str, endpoint: str) -> None:
-    """Stop the real server the first time the store calls endpoint: an outage that
-    reaches the step it is about, not one timed from outside."""
-    real = getattr(kit.client, method)
-
-    def then_down(called: str, /, **params):
-        if called == endpoint:
-            monkeypatch.setattr(kit.client, method, real)
-            devplatform.down(layout, ["mlflow"])
-        return real(called, **params)
-
-    monkeypatch.setattr(kit.client, method, then_down)
-
-
-def test_the_server_down_during_a_publish_leaves_nothing_half_registered(
-    mlflow_kit: MlflowKit, local_platform, model_dir_pristine, monkeypatch
-):
-    monkeypatch.setattr(mlflow_kit.client, "attempts", 2)  # bounded retries, shortened
-    # Down after the files are uploaded, before their registry version exists.
-    _stop_mlflow_at(mlflow_kit, local_platform, monkeypatch, "post", "model-versions/create")
-    try:
-        with pytest.raises(modelstore.SERVICE_ERRORS, match=mlflow_kit.client.url):
-            mlflow_kit.store.publish(model_dir_pristine)
-    finally:
-        devplatform.control.up_mlflow(local_platform)
-    assert mlflow_kit.store.scan().valid == [] and _versions(mlflow_kit) == []
-    done = mlflow_kit.store.publish(model_dir_pristine)
-    assert done.uploaded and mlflow_kit.store.scan().valid == [done.model]
-
-
-def test_the_server_down_during_a_tick_loses_no_news(
-    mlflow_kit: MlflowKit, local_platform, model_dir_pristine, other_model_dir, monkeypatch
-):
-    mlflow_kit.store.publish(model_dir_pristine)
-    news = mlflow_kit.store.poll({}, now=0, sweep_every_s=0)
-    newer = mlflow_kit.store.publish(other_model_dir).model
-    monkeypatch.setattr(mlflow_kit.client, "attempts", 2)
-    # Down after the search found the new version, before it is verified.
-    _stop_mlflow_at(mlflow_kit, local_platform, monkeypatch, "get", "model-versions/search")
-    try:
-        with pytest.raises(modelstore.SERVICE_ERRORS, match=mlflow_kit.client.url):
-            mlflow_kit.store.poll(news.cursor, now=1, sweep_every_s=0)
-    finally:
-        devplatform.control.up_mlflow(local_platform)
-    # The failed tick returned no cursor: the next one, from the same, reports the news.
-    assert mlflow_kit.store.poll(news.cursor, now=2, sweep_every_s=0).newest == newer
 
 
 def test_a_tag_that_lies_about_the_card_is_passed_over(mlflow_kit: MlflowKit, model_dir_pristine):

@@ -1,7 +1,8 @@
 """The ModelStore interface's contract, the same cases against each of the three stores'
 real local servers (Azurite, SeaweedFS, MLflow): publish and read back verified, keep
 what is published, pick the newest, poll what is new since a cursor, refuse a tampered
-artifact, refuse a model below its gate. Each store's own layout has its own file
+artifact, refuse a model below its gate, lose nothing when the store stops during a
+publish or a poll. Each store's own layout has its own file
 (test_modelstore_contract.py for containers and buckets, test_modelstore_mlflow.py)."""
 
 from __future__ import annotations
@@ -90,3 +91,33 @@ def test_a_model_below_its_gate_is_not_published(model_store: StoreKit, model_di
         model_store.store.publish(model_dir_pristine, Gates(override={"accuracy": 0.999}))
     with pytest.raises(modelstore.ModelStoreError):
         model_store.store.newest_valid()
+
+
+def test_the_store_down_during_a_publish_leaves_nothing_half_published(
+    model_store: StoreKit, local_platform, model_dir_pristine, monkeypatch
+):
+    model_store.stop_during_publish(monkeypatch, local_platform)
+    try:
+        with pytest.raises(modelstore.SERVICE_ERRORS):
+            model_store.store.publish(model_dir_pristine)
+    finally:
+        model_store.restart(local_platform)
+    assert model_store.store.scan().valid == []  # files without their card or version
+    done = model_store.store.publish(model_dir_pristine)
+    assert done.uploaded and model_store.store.scan().valid == [done.model]
+
+
+def test_the_store_down_during_a_poll_loses_no_news(
+    model_store: StoreKit, local_platform, model_dir_pristine, other_model_dir, monkeypatch
+):
+    model_store.store.publish(model_dir_pristine)
+    news = model_store.store.poll({}, now=1000.0, sweep_every_s=3600)
+    newer = model_store.store.publish(other_model_dir).model
+    model_store.stop_during_poll(monkeypatch, local_platform)
+    try:
+        with pytest.raises(modelstore.SERVICE_ERRORS):
+            model_store.store.poll(news.cursor, now=1001.0, sweep_every_s=3600)
+    finally:
+        model_store.restart(local_platform)
+    # A failed poll returns no cursor: the next one, from the same, reports the news.
+    assert model_store.store.poll(news.cursor, now=1002.0, sweep_every_s=3600).newest == newer
