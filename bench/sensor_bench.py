@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 import sensor_bench_mlflow  # noqa: E402
 from dagster import instance_for_test  # noqa: E402
-from sensor_ticks import Ticker, report, timed  # noqa: E402
+from sensor_ticks import Ticker, idle_and_new, report, timed  # noqa: E402
 
 from liveline import modelstore, settings  # noqa: E402
 from liveline.modelstore.objects import Bucket, listing  # noqa: E402
@@ -115,12 +115,8 @@ def main() -> int:
             baseline = [timed(tick)]  # the first ticks sweep everything, 2 pages per tick
             while json.loads(tick.cursor or "{}")["models"]["sweeping"]:
                 baseline.append(timed(tick))
-            for run in range(args.ticks):
-                times["idle"].append(timed(tick))
-                publish(0.5 + run / 100 + nonce, Path(tmp))  # training is not timed
-                times["new model"].append(timed(tick))
-                if tick.reported[-1] != 1:
-                    raise SystemExit(f"the new model was not reported: {tick.reported}")
+            idle_and_new(tick, lambda run: publish(0.5 + run / 100 + nonce, Path(tmp)),
+                         args.ticks, times)  # fmt: skip
             os.environ["LIVELINE_MODEL_SWEEP_S"] = "0"
             for _ in range(args.ticks):
                 times["sweep"].append(timed(tick))

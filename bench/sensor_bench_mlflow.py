@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dagster import instance_for_test
-from sensor_ticks import Ticker, report, timed
+from sensor_ticks import Ticker, idle_and_new, report, timed
 
 from liveline import settings
 from liveline.modelstore import mlflow_registry
@@ -55,6 +55,18 @@ def fill(client: Client, versions: int) -> int:
     return max(have, versions)
 
 
+def every_version(client: Client) -> int:
+    """How many versions the model has, by search pages: what a sensor without a
+    cursor would read on every tick."""
+    count, token = 0, ""
+    while True:
+        page = client.get("model-versions/search", filter=f"name='{MODEL}'",
+                          max_results=1000, page_token=token)  # fmt: skip
+        count += len(page.get("model_versions", []))
+        if not (token := page.get("next_page_token", "")):
+            return count
+
+
 def main(args: argparse.Namespace) -> int:
     os.environ["LIVELINE_MLFLOW_MODELS"] = MODEL
     s = settings.load()
@@ -72,23 +84,14 @@ def main(args: argparse.Namespace) -> int:
             write_model(train(TrainingConfig(model_name=MODEL, C=c), data), out)
             store.publish(out)
 
-        def listing() -> int:
-            where = f"name='{MODEL}'"
-            return len(store._search(where, limit=None))  # every version, by pages
-
         times: dict[str, list[float]] = {"idle": [], "new model": [], "listing": []}
         with tempfile.TemporaryDirectory() as tmp, instance_for_test() as instance:
             tick = Ticker(sensor, instance)
             nonce = uuid.uuid4().int % 10**6 / 10**9  # a version published before is not new
             publish(1.0 + nonce, Path(tmp))
             baseline = [timed(tick)]  # adopts the newest version
-            for run in range(args.ticks):
-                times["idle"].append(timed(tick))
-                publish(0.5 + run / 100 + nonce, Path(tmp))  # training is not timed
-                times["new model"].append(timed(tick))
-                if tick.reported[-1] != 1:
-                    raise SystemExit(f"the new model was not reported: {tick.reported}")
-                times["listing"].append(timed(listing))
+            idle_and_new(tick, lambda run: publish(0.5 + run / 100 + nonce, Path(tmp)),
+                         args.ticks, times, lambda: every_version(client))  # fmt: skip
         if not args.keep:
             client.delete("registered-models/delete", name=MODEL)
     report(baseline, "adopting the newest version", times)

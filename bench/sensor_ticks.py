@@ -39,6 +39,22 @@ class Ticker:
         self.reported.append(len(result.asset_events))
 
 
+def idle_and_new(
+    tick: Ticker, publish: Callable[[int], None], rounds: int, times: dict[str, list[float]],
+    listing: Callable[[], object] | None = None,
+) -> None:  # fmt: skip
+    """Per round: a tick with nothing new, publish(round) (not timed), a tick that must
+    report exactly that model, and (if given) one listing of the whole store."""
+    for run in range(rounds):
+        times["idle"].append(timed(tick))
+        publish(run)
+        times["new model"].append(timed(tick))
+        if tick.reported[-1] != 1:
+            raise SystemExit(f"the new model was not reported: {tick.reported}")
+        if listing is not None:
+            times["listing"].append(timed(listing))
+
+
 def report(baseline: list[float], what: str, times: dict[str, list[float]]) -> None:
     shown = ", ".join(f"{t * 1000:.0f}" for t in baseline)
     print(f"baseline: {len(baseline)} ticks {what}, {shown} ms")

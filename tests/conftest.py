@@ -24,8 +24,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         print("\nTLS sockets left open at the end of the run:", *leaks, sep="\n  ")
 
 
-# Fixtures kept beside the helpers they go with (the release sensor's `world`).
-pytest_plugins = ["tests.support.release_world"]
+# Fixtures kept beside the helpers they go with (the release sensor's `world`, the
+# outage tests' `fault_world`).
+pytest_plugins = ["tests.support.release_world", "tests.support.fault_world"]
 
 
 @pytest.fixture(scope="session")

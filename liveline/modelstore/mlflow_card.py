@@ -32,10 +32,11 @@ def build(
     v: dict[str, Any],
     path: str,
     mlmodel: dict[str, Any],
-    artifact_file: str,
+    artifact: bytes,
     gates: Gates,
 ) -> bytes:
-    """The card's bytes for version v, whose files are at path; refusals name the fix."""
+    """The card's bytes for version v, whose files are at path (artifact: the skops
+    file's bytes, read once by the caller); refusals name the fix."""
     what = f"{v['name']} version {v['version']}"
     trained = str((mlmodel.get("flavors", {}).get("sklearn") or {}).get("sklearn_version"))
     installed = metadata.version("scikit-learn")
@@ -51,7 +52,7 @@ def build(
     created = datetime.fromtimestamp(int(v["creation_timestamp"]) / 1000, UTC)
     try:
         card = describe_registered(
-            client.download(f"{path}/{artifact_file}"), rows, name=v["name"],
+            artifact, rows, name=v["name"],
             version=str(v["version"]), measured=measured, source=f"MLflow {what}",
             created_at=created,
             lineage={"git_commit": tags.get("mlflow.source.git.commit"),

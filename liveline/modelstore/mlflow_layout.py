@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -13,14 +14,13 @@ import modelcard
 from liveline.modelstore import mlflow_card
 from liveline.modelstore.base import ModelStoreError
 from liveline.modelstore.catalog import PublishedModel
-from liveline.modelstore.mlflow_rest import ARTIFACTS, Client, RegistryError
+from liveline.modelstore.mlflow_rest import Client, RegistryError
 from liveline.project import Gates
 from model_training.config import TrainingConfig
 
 DEFAULT = TrainingConfig().model_name  # the registered model watched when none is named
 EXPERIMENT = "liveline-publish"  # the experiment whose runs hold Liveline's publications
 ARTIFACT_DIR = "model"  # the model's folder under its run's artifacts
-ARTIFACTS_URL = ARTIFACTS
 CARD_FILE = modelcard.CARD_FILE
 MLMODEL = "MLmodel"
 # Version tags: the card's version and the sha256 of card and artifact (MLflow itself
@@ -86,9 +86,18 @@ def skops_file(mlmodel: dict[str, Any], what: str) -> str:
     return str(sk.get("pickled_model") or modelcard.ARTIFACT_FILE)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A version's card and the artifact bytes verify read, so a download reads them once."""
+
+    card: modelcard.ModelCard
+    card_bytes: bytes
+    downloaded: dict[str, bytes]  # file -> bytes, checked against the card
+
+
 def verify(
     client: Client, v: dict[str, Any], path: str, files: dict[str, int], gates: Gates
-) -> tuple[modelcard.ModelCard, bytes]:
+) -> Checked:
     """The version's card and its bytes, after checking the files against card and tags.
     A version registered without a Liveline card gets one built (mlflow_card)."""
     what = label(v)
@@ -98,17 +107,17 @@ def verify(
     artifact_file = skops_file(mlmodel, what)
     if artifact_file not in files:
         raise ModelStoreError(f"{what} has no {artifact_file}, which its {MLMODEL} names")
+    artifact = client.download(f"{path}/{artifact_file}")
     if CARD_FILE in files:
         card_bytes = client.download(f"{path}/{CARD_FILE}")
     else:
-        card_bytes = mlflow_card.build(client, v, path, mlmodel, artifact_file, gates)
+        card_bytes = mlflow_card.build(client, v, path, mlmodel, artifact, gates)
     card_sha = modelcard.sha256(card_bytes)
     try:
         card = modelcard.ModelCard.from_json(card_bytes, source=f"{what} {CARD_FILE}")
         for entry in card.artifacts:
             if entry.file not in files:
                 raise ModelStoreError(f"{what} has no {entry.file}, which its card lists")
-        artifact = client.download(f"{path}/{artifact_file}")
         modelcard.verify_artifact(card, artifact, artifact_file)
         modelcard.check_sklearn_version(card)
     except modelcard.CardError as e:
@@ -129,19 +138,20 @@ def verify(
             f"{what} is inconsistent: {'; '.join(problems)}. Investigate who changed it, "
             "then register the model again"
         )
-    return card, card_bytes
+    return Checked(card, card_bytes, {artifact_file: artifact})
 
 
-def fetch(client: Client, path: str, model: PublishedModel, card_bytes: bytes) -> dict[str, bytes]:
-    """The card and every artifact it lists, verified against the listed version."""
-    if modelcard.sha256(card_bytes) != model.card_sha256:
+def fetch(client: Client, path: str, model: PublishedModel, checked: Checked) -> dict[str, bytes]:
+    """The card and every artifact it lists, verified against the listed version (the
+    ones verify read already are not downloaded again)."""
+    if modelcard.sha256(checked.card_bytes) != model.card_sha256:
         raise ModelStoreError(
             f"refusing {model.name} {model.version}: its card changed since it was listed"
         )
-    card = modelcard.ModelCard.from_json(card_bytes, source=f"{path}/{CARD_FILE}")
-    files = {CARD_FILE: card_bytes}
+    card = checked.card
+    files = {CARD_FILE: checked.card_bytes}
     for entry in card.artifacts:
-        data = client.download(f"{path}/{entry.file}")
+        data = checked.downloaded.get(entry.file) or client.download(f"{path}/{entry.file}")
         try:
             modelcard.verify_artifact(card, data, entry.file)
         except modelcard.CardError as e:

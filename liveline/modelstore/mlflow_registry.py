@@ -28,7 +28,7 @@ from liveline import project
 from liveline.modelstore import mlflow_layout as layout
 from liveline.modelstore.base import ModelStoreError
 from liveline.modelstore.catalog import PublishedModel, Scan
-from liveline.modelstore.mlflow_rest import Client, RegistryError, RegistryUnavailable
+from liveline.modelstore.mlflow_rest import ARTIFACTS, Client, RegistryError, RegistryUnavailable
 from liveline.modelstore.publishing import Publication, check_gate, read_model_dir
 from liveline.modelstore.store import News
 from liveline.project import Gates
@@ -140,10 +140,8 @@ class MlflowStore:
         if v is None:
             raise ModelStoreError(f"{model.name} version {number} vanished from {self.url}")
         path = layout.artifact_path(self.client, v)
-        _, card_bytes = layout.verify(
-            self.client, v, path, self.client.list_artifacts(path), self.gates
-        )
-        files = layout.fetch(self.client, path, model, card_bytes)
+        checked = layout.verify(self.client, v, path, self.client.list_artifacts(path), self.gates)
+        files = layout.fetch(self.client, path, model, checked)
         dest.mkdir(parents=True, exist_ok=True)
         stamp = model.published_at.timestamp()  # dated by publication: builds stay cacheable
         for file, data in files.items():
@@ -174,7 +172,7 @@ class MlflowStore:
                 continue
             since = seen.get(name, 0)
             limit = 1 if first else MAX_REFUSED_PER_TICK
-            new = self._search(f"name='{name}' AND version_number > {since}", limit)
+            new = list(self._search(f"name='{name}' AND version_number > {since}", limit))
             ready = [v for v in new if v.get("status", "READY") == "READY"]
             pending = [int(v["version"]) for v in new if v not in ready]
             top = max([int(v["version"]) for v in ready] + [since])
@@ -194,24 +192,29 @@ class MlflowStore:
         return News(state, current, newest, rejected, swept=first)
 
     # --- the registry's records -------------------------------------------------------
-    def _search(self, where: str, limit: int | None) -> list[dict[str, Any]]:
-        """Versions matching where, highest number first (limit None: all, by pages)."""
-        found: list[dict[str, Any]] = []
-        token = ""
+    def _search(self, where: str, limit: int | None) -> Iterator[dict[str, Any]]:
+        """Versions matching where, highest number first, fetched a page at a time as the
+        caller reads on (limit None: all there are): newest_valid stops at its first."""
+        token, given = "", 0
         while True:
+            size = 1000 if limit is None else min(limit - given, 1000)  # the server's cap
             page = self.client.get(
                 "model-versions/search", filter=where, order_by="version_number DESC",
-                max_results=min(limit or 1000, 1000), page_token=token,
+                max_results=size, page_token=token,
             )  # fmt: skip
-            found.extend(page.get("model_versions", []))
+            for v in page.get("model_versions", []):
+                yield v
+                given += 1
+                if limit is not None and given >= limit:
+                    return
             token = page.get("next_page_token", "")
-            if not token or (limit is not None and len(found) >= limit):
-                return found[:limit] if limit is not None else found
+            if not token:
+                return
 
     def _by_tag(self, name: str, version: str) -> dict[str, Any] | None:
         """The oldest version carrying this Liveline version."""
         where = f"name='{name}' AND tags.{layout.TAG_VERSION} = '{version}'"
-        found = self._search(where, limit=None)
+        found = list(self._search(where, limit=None))
         return min(found, key=lambda v: int(v["version"])) if found else None
 
     def _number(self, name: str, number: str) -> dict[str, Any] | None:
@@ -239,9 +242,10 @@ class MlflowStore:
             raise ModelStoreError(f"{layout.label(v)} is {v['status']}, not READY")
         path = layout.artifact_path(self.client, v)
         files = self.client.list_artifacts(path)
-        model, card_bytes = layout.verify(self.client, v, path, files, self.gates)
+        checked = layout.verify(self.client, v, path, files, self.gates)
+        model, card_bytes = checked.card, checked.card_bytes
         published = datetime.fromtimestamp(int(v["creation_timestamp"]) / 1000, UTC)
-        base = f"{self.client.url}{layout.ARTIFACTS_URL}/{path}"
+        base = f"{self.client.url}{ARTIFACTS}/{path}"
         return PublishedModel(
             name=model.model_name,
             version=model.model_version,
