@@ -9,14 +9,17 @@ namespace and Dagster instance), then alternates, --rounds times:
 
 to the Deployment carrying that commit and model with its rollout complete (every new
 pod Ready). Nothing in between is driven by the benchmark: the release sensor notices,
-its run builds, smoke-tests, pushes and rolls out. Prints each round, then median and
-max. Needs `make up`; `make bench-release` runs it.
+its run builds, smoke-tests, pushes and rolls out. Each round prints its phases, in
+seconds from the change: noticed (the sensor first saw it: the changed_at of the
+requesting tick's cursor), requested (the run was created), started (its process
+began), each step's end, ended (the run's end), live; and the requests that failed for
+a client polling the Service all the while. Then the median and max of each phase.
+Needs `make up`; `make bench-release` runs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import statistics
 import sys
@@ -27,90 +30,101 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from devplatform import k8s_node  # noqa: E402
 from liveline import settings  # noqa: E402
+from tests.support.prober import Prober  # noqa: E402
 from tests.support.scenario import release_runs, release_ticks, scenario  # noqa: E402
 
 TIMEOUT_S = 300
+RUN_END_TIMEOUT_S = 60  # the run records its end a moment after the rollout is complete
+STEPS = ("app_source", "serving_image", "registry_image", "cluster_deployment")
 
 
-def run_step(instance, run_id: str) -> dict[str, float]:
-    """Seconds per step of one release run, from its event log."""
-    started: dict[str, float] = {}
-    took: dict[str, float] = {}
+def step_ends(instance, run_id: str, t0_wall: float) -> dict[str, float]:
+    """When each step of the run ended (success or failure), in s from the change."""
+    ended: dict[str, float] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
         if event is None or event.step_key is None:
             continue
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = record.timestamp
-        elif event.event_type_value == "STEP_SUCCESS" and event.step_key in started:
-            took[event.step_key] = round(record.timestamp - started[event.step_key], 1)
-    return took
+        if event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+            ended[event.step_key] = record.timestamp - t0_wall
+    return ended
+
+
+def phases(sc, instance, run_id: str, t0_wall: float) -> dict[str, float]:
+    """The round's phases, in s from the change (see the module's docstring)."""
+    deadline = time.monotonic() + RUN_END_TIMEOUT_S
+    while (record := instance.get_run_record_by_id(run_id)).end_time is None:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"run {run_id} did not end within {RUN_END_TIMEOUT_S} s of going live")
+        time.sleep(0.2)
+    tick = next(t for t in release_ticks(sc.url) if run_id in t["runIds"])
+    out = {"noticed": json.loads(tick["cursor"])["changed_at"] - t0_wall,
+           "tick": tick["timestamp"] - t0_wall,
+           "requested": record.create_timestamp.timestamp() - t0_wall,
+           "started": (record.start_time or 0) - t0_wall}  # fmt: skip
+    ends = step_ends(instance, run_id, t0_wall)
+    missing = [s for s in STEPS if s not in ends]
+    if missing:
+        raise SystemExit(f"run {run_id} has no end for step(s) {missing}: {ends}")
+    out.update({step: ends[step] for step in STEPS})
+    out["ended"] = record.end_time - t0_wall
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=3, help="commit and model rounds each")
+    p.add_argument("--rounds", type=int, default=5, help="commit and model rounds each")
     defaults = settings.load()
     p.add_argument("--tick", type=int, default=defaults.sensor_interval_s, help="sensor s")
     p.add_argument("--settle", type=int, default=defaults.release_settle_s, help="settle s")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args(argv)
 
-    figures: dict[str, list[float]] = {"commit-to-live": [], "model-to-live": []}
+    rounds: dict[str, list[dict[str, float]]] = {"commit-to-live": [], "model-to-live": []}
     with tempfile.TemporaryDirectory(prefix="release-bench-", dir=defaults.state_dir) as tmp:
         root = Path(tmp)
         with scenario(root, args.tick, args.settle) as sc, sc.instance() as instance:
             model = sc.publish(sc.train(C=1.0))
-            time.sleep(args.tick + 1)  # the baseline tick adopts the first model
+            sc.wait_live(sc.head(), model.version, TIMEOUT_S)  # the baseline release
+            url = k8s_node.node_port_url(sc.api, sc.s.k8s_namespace, sc.s.k8s_deployment)
+            if not url:
+                raise SystemExit("the Service has no NodePort: is the real node up?")
+            head = sc.head()
             for i in range(args.rounds):
-                t0, wall = time.monotonic(), time.time()
-                head = sc.commit(f"bench round {i}")
-                sc.wait_live(head, model.version, TIMEOUT_S)
-                figures["commit-to-live"].append(time.monotonic() - t0)
-                report(instance, "commit", i, wall, figures["commit-to-live"][-1])
+                for kind in rounds:
+                    model_dir = sc.train(C=0.5 / (i + 1)) if kind == "model-to-live" else None
+                    with Prober(f"{url}/readyz", interval_s=0.05) as served:
+                        t0, wall = time.monotonic(), time.time()
+                        if model_dir is None:
+                            head = sc.commit(f"bench round {i}")
+                        else:  # training is not part of the figure
+                            model = sc.publish(model_dir)
+                        sc.wait_live(head, model.version, TIMEOUT_S)
+                        live = time.monotonic() - t0
+                        row = phases(sc, instance, release_runs(instance)[0].run_id, wall)
+                    row.update(live=live, failed=len(served.failed), sent=served.sent)
+                    rounds[kind].append(row)
+                    shown = ", ".join(f"{k} {v:.1f}" for k, v in row.items() if k not in
+                                      ("failed", "sent"))  # fmt: skip
+                    print(f"{kind} round {i}: {shown}; requests failed {row['failed']} of "
+                          f"{row['sent']} {served.failed[:2]}", flush=True)  # fmt: skip
 
-                model_dir = sc.train(C=0.5 / (i + 1))  # training is not part of the figure
-                t0, wall = time.monotonic(), time.time()
-                model = sc.publish(model_dir)
-                sc.wait_live(head, model.version, TIMEOUT_S)
-                figures["model-to-live"].append(time.monotonic() - t0)
-                report(instance, "model", i, wall, figures["model-to-live"][-1])
-            stamps = sorted(t["timestamp"] for t in release_ticks(sc.url))
-            gaps = [b - a for a, b in itertools.pairwise(stamps)]
-
-    summary: dict = {
-        name: {"median_s": round(statistics.median(v), 1), "max_s": round(max(v), 1), "n": len(v)}
-        for name, v in figures.items()
-    }
-    summary["tick_gap_median_s"] = round(statistics.median(gaps), 1)
-    print(
-        f"\nsensor interval {args.tick} s (ticks {summary['tick_gap_median_s']} s apart, median), "
-        f"settle {args.settle} s, {args.rounds} rounds each:"
-    )
-    for name, row in summary.items():
-        if not isinstance(row, dict):
-            continue
-        print(f"  {name:15s} median {row['median_s']:5.1f} s   max {row['max_s']:5.1f} s")
+    summary = {kind: {phase: {"median_s": round(statistics.median(r[phase] for r in rows), 1),
+                              "max_s": round(max(r[phase] for r in rows), 1)}
+                      for phase in rows[0] if phase not in ("failed", "sent")}
+               for kind, rows in rounds.items()}  # fmt: skip
+    failed = {kind: sum(int(r["failed"]) for r in rows) for kind, rows in rounds.items()}
+    print(f"\nsensor interval {args.tick} s, settle {args.settle} s, {args.rounds} rounds each; "
+          "s from the change, median (max):")  # fmt: skip
+    for kind, row in summary.items():
+        shown = ", ".join(f"{k} {v['median_s']} ({v['max_s']})" for k, v in row.items())
+        print(f"  {kind}: {shown}")
+        print(f"    requests failed during the rollouts: {failed[kind]}")
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps({"phases": summary, "failed_requests": failed}))
     return 0
-
-
-def report(instance, what: str, i: int, t0_wall: float, seconds: float) -> None:
-    """One round, with where its time went: until the sensor requested the run, until the
-    run started, in the run, and after it (the rollout's last pods)."""
-    run = release_runs(instance)[0]
-    record = instance.get_run_record_by_id(run.run_id)
-    requested = record.create_timestamp.timestamp() - t0_wall
-    started = (record.start_time or 0) - t0_wall
-    ended = record.end_time - t0_wall if record.end_time else float("nan")
-    steps = run_step(instance, run.run_id)
-    print(
-        f"{what} round {i}: {seconds:5.1f} s = requested at {requested:4.1f} s, started "
-        f"{started:4.1f} s, ended {ended:4.1f} s; steps {steps}",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":
