@@ -11,7 +11,7 @@ from pathlib import Path
 
 import modelcard
 from model_training.describe import Described, describe
-from model_training.train import TrainedModel
+from model_training.classifier import TrainedModel
 
 
 def described(model: TrainedModel, created_at: datetime | None = None) -> Described:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-import pandas as pd
 import yaml
 
 import modelcard
@@ -19,7 +18,6 @@ from liveline.modelstore.base import ModelStoreError
 from liveline.modelstore.mlflow_rest import Client, RegistryError
 from liveline.project import Gates
 from model_training.refused import Refused
-from model_training.registered import describe_registered
 
 EXAMPLE_FIX = (
     "log the model with an input example (log_model(..., input_example=X_eval[:8])) so "
@@ -37,6 +35,11 @@ def build(
 ) -> bytes:
     """The card's bytes for version v, whose files are at path (artifact: the skops
     file's bytes, read once by the caller); refusals name the fix."""
+    # Imported here, not at the top: every run worker and the code location import the
+    # model store, and only a version registered without a Liveline card needs
+    # scikit-learn, skops and pandas (3-4 s to import).
+    from model_training.registered import describe_registered
+
     what = f"{v['name']} version {v['version']}"
     trained = str((mlmodel.get("flavors", {}).get("sklearn") or {}).get("sklearn_version"))
     installed = metadata.version("scikit-learn")
@@ -74,6 +77,8 @@ def build(
 
 def _example(client: Client, path: str, mlmodel: dict[str, Any], what: str) -> Any:
     """The logged input example as a DataFrame (named columns) or a 2-D list."""
+    import pandas as pd  # only with describe_registered (see build)
+
     info = mlmodel.get("saved_input_example_info") or {}
     if not info.get("artifact_path"):
         raise ModelStoreError(f"{what} has no input example: {EXAMPLE_FIX}")

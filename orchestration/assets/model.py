@@ -4,17 +4,22 @@
 # parameter annotations at definition time.
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
-from liveline import project, settings, training
-from model_training.describe import Described
-from model_training.recipe import table_summary
+from liveline import project, settings
 from model_training.refused import Refused
 from modelcard import CardError, ModelCard, verify_artifact, write_model_dir
 from orchestration.facts import TrainedModelFacts, TrainingDataFacts
+
+if TYPE_CHECKING:
+    from model_training.describe import Described
+
+# The training stack (pandas, scikit-learn, skops: 3-5 s to import on 2 cores) is
+# imported by these assets when they run, not with the module: every run worker loads the
+# whole code location before its first step, and a release never trains.
 
 GROUP = "model"
 
@@ -32,6 +37,9 @@ class TrainingRunConfig(dg.Config):
 @dg.asset(group_name=GROUP, code_version="2", kinds={"python"})
 def training_data() -> dg.MaterializeResult:
     """The project's training table, versioned by a fingerprint of its content."""
+    from liveline import training
+    from model_training.recipe import table_summary
+
     table, source = training.load_table(project.from_settings(settings.load()), settings.load())
     summary = table_summary(table)
     return dg.MaterializeResult(
@@ -49,6 +57,8 @@ def trained_model(
     context: dg.AssetExecutionContext, config: TrainingRunConfig
 ) -> dg.MaterializeResult:
     """The project's estimator trained on the training data and described by its card."""
+    from liveline import training
+
     s = settings.load()
     declared = project.from_settings(s)
     try:
@@ -83,7 +93,7 @@ def trained_model(
     )
 
 
-def store_model(described: Described, models_dir: Path) -> Path:
+def store_model(described: "Described", models_dir: Path) -> Path:
     """<models_dir>/<version>: an intact folder of this very model is kept, else rewritten."""
     model_dir = models_dir / described.version
     try:
