@@ -68,8 +68,9 @@ def test_overlays_pass_server_side_validation(local_platform, kube_api, namespac
     assert k8s.live(kube_api, namespace, "liveline-serving") is None
 
 
-def test_rendered_deployment_is_pinned_and_hardened(local_platform, namespace):
-    docs = _render(local_platform, _release(GOOD, DIGEST_A), namespace)
+@pytest.mark.parametrize("overlay", ["local", "aks"])
+def test_rendered_deployment_is_pinned_and_hardened(local_platform, namespace, overlay):
+    docs = _render(local_platform, _release(GOOD, DIGEST_A), namespace, overlay)
     dep = next(d for d in docs if d["kind"] == "Deployment")
     assert dep["metadata"]["namespace"] == namespace
     pod = dep["spec"]["template"]
@@ -79,6 +80,10 @@ def test_rendered_deployment_is_pinned_and_hardened(local_platform, namespace):
     assert dep["spec"]["progressDeadlineSeconds"] == 60
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # Every overlay keeps a replaced pod serving until the Service has dropped it, and
+    # gives it the time to finish after that pause.
+    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert 0 < pause < pod["spec"]["terminationGracePeriodSeconds"]
     sc = container["securityContext"]
     assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"]
     assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
