@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,13 @@ class Settings:
     # many seconds, doubling each time, at most release_retries times.
     release_retry_backoff_s: int = 15
     release_retries: int = 5
+    # The receiver of push notifications (liveline_cli.receiver, started by `make dev`):
+    # GitHub push events, Azure Repos service hooks, the git hook of `liveline hooks
+    # install` and `liveline publish` ask the release sensor to evaluate at once. Its
+    # port on 127.0.0.1, and the shared secret (empty: one generated for this machine
+    # into <state_dir>/webhook-secret).
+    webhook_port: int = 3010
+    webhook_secret: str = field(default="", repr=False)
     # 1: the sensors start RUNNING when the code location loads; 0: STOPPED.
     sensors_running: int = 1
     # Seconds between sweeps of the whole models container, which find versions

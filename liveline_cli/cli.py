@@ -14,6 +14,8 @@ COMMANDS = {
     "status": ("liveline_cli.status", "what is live in the cluster, and its lineage"),
     "rollback": ("liveline_cli.rollback", "roll the previous verified release out"),
     "demo": ("liveline_cli.demo", "train, build the serving image, run it and score"),
+    "hooks": ("liveline_cli.hooks", "install the git hooks that start releases at once"),
+    "receiver": ("liveline_cli.receiver", "receive push notifications (GitHub, Azure Repos)"),
 }
 
 

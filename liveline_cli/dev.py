@@ -1,5 +1,6 @@
 """`make dev`: the Dagster UI and daemon (sensors, schedules, run queue) for the Liveline
-code location, on 127.0.0.1.
+code location, and the receiver of push notifications (liveline_cli.receiver), on
+127.0.0.1.
 
 The instance lives in settings.dagster_home with the repository's dagster.yaml (run
 queue, the k8s_cluster pool). `dagster dev` handles SIGINT, and a process started from a
@@ -56,6 +57,34 @@ def start(s: settings.Settings, env: dict[str, str] | None = None, **popen) -> s
     )
 
 
+def start_receiver(
+    s: settings.Settings, env: dict[str, str] | None = None, **popen
+) -> subprocess.Popen:
+    """The receiver of push notifications for the dagster dev of settings s (stopped,
+    like it, by stop())."""
+    env = {**os.environ, **(env or {})}
+    command = [sys.executable, "-m", "liveline_cli.receiver"]
+    return subprocess.Popen(
+        command, cwd=settings.REPO_ROOT, env=env, start_new_session=True, **popen
+    )
+
+
+def wait_receiver(proc: subprocess.Popen, s: settings.Settings, timeout: float) -> None:
+    url = f"http://127.0.0.1:{s.webhook_port}/healthz"
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise DevError(f"the receiver exited with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise DevError(f"the receiver did not answer at {url} in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def stop(proc: subprocess.Popen) -> int:
     """SIGINT to dagster dev's session (it stops the UI, daemon and code servers), then
     SIGKILL for whatever is left after STOP_TIMEOUT_S."""
@@ -105,15 +134,19 @@ def running(s: settings.Settings, timeout: float = START_TIMEOUT_S) -> Iterator[
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     s = settings.load()
-    proc = start(s)
-    log.info("Dagster UI: http://127.0.0.1:%d  (instance %s; sensors on; Ctrl-C stops it)",
-             s.dagster_port, s.dagster_home)  # fmt: skip
+    proc, receiver = start(s), start_receiver(s)
+    log.info("Dagster UI: http://127.0.0.1:%d  (instance %s; sensors on; Ctrl-C stops it)\n"
+             "Push notifications: http://127.0.0.1:%d/hooks/{github,azure-repos,local} "
+             "(`liveline hooks install` adds the git hook)",
+             s.dagster_port, s.dagster_home, s.webhook_port)  # fmt: skip
     # `make dev` stopped by SIGTERM (e.g. by a supervisor) stops dagster dev the same way.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         return stop(proc)
+    finally:
+        stop(receiver)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import modelcard
-from liveline import modelstore, project, settings
+from liveline import modelstore, project, settings, webhooks
 
 log = logging.getLogger("liveline_cli.publish")
 
@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     verb = "published" if done.uploaded else "already published, kept"
     log.info("%s %s %s: %s (sha256 %s)", verb, model.name, model.version, model.card_url,
              model.artifact_sha256)  # fmt: skip
+    if done.uploaded:
+        log.info("%s", webhooks.notify(s, "model"))
     return 0
 
 
@@ -104,6 +106,7 @@ def _publish_estimator(args: argparse.Namespace, s: settings.Settings) -> int:
     )
     log.info("%s %s: %s (sha256 %s)", model.name, model.version, model.card_url,
              model.artifact_sha256)  # fmt: skip
+    log.info("%s", webhooks.notify(s, "model"))
     return 0
 
 

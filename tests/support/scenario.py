@@ -28,6 +28,7 @@ from liveline import k8s, modelstore, settings
 from liveline.constants import RELEASE_JOB
 from liveline.modelstore import AzureBucket
 from liveline_cli import dev
+from liveline_cli import hooks as liveline_hooks
 from tests.support.gitrepo import git
 
 RELEASE_SENSOR = "release_sensor"
@@ -51,18 +52,26 @@ class Scenario:
     log_file: Path
     layout: Layout
     first: modelstore.PublishedModel | None = None  # published before dagster dev started
+    hooks: bool = False  # the receiver runs beside dagster dev, the clone has the git hooks
     proc: subprocess.Popen | None = field(default=None, repr=False)
+    receiver: subprocess.Popen | None = field(default=None, repr=False)
     dagster: DagsterInstance | None = None  # the instance, as the caller opened it
 
     def start(self) -> None:
         with self.log_file.open("ab") as out:
             self.proc = dev.start(self.s, self.env, stdout=out, stderr=subprocess.STDOUT)
+            if self.hooks:
+                self.receiver = dev.start_receiver(self.s, self.env, stdout=out,
+                                                   stderr=subprocess.STDOUT)  # fmt: skip
         dev.wait_ready(self.proc, self.url, self.log_file, START_TIMEOUT_S)
+        if self.receiver is not None:
+            dev.wait_receiver(self.receiver, self.s, START_TIMEOUT_S)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            dev.stop(self.proc)
-            self.proc = None
+        for proc in (self.receiver, self.proc):
+            if proc is not None:
+                dev.stop(proc)
+        self.proc = self.receiver = None
 
     def commit(self, text: str) -> str:
         """A commit under serving/ (a watched path) that the image really contains."""
@@ -136,9 +145,14 @@ def scenario(
     settle_s: int,
     first_model: Path | None = None,
     more: dict[str, str] | None = None,
+    start: bool = True,
+    hooks: bool = False,
 ) -> Iterator[Scenario]:
     """A scenario in root (a clone, an instance, dagster dev's log), with `dagster dev`
-    started; everything it created is deleted on exit, the clone and logs excepted."""
+    started (start=False: the caller starts it, e.g. after a deploy of its own);
+    hooks: with the receiver of push notifications, and `liveline hooks install`'s git
+    hooks in the clone. Everything it created is deleted on exit, the clone and logs
+    excepted."""
     root.mkdir(parents=True, exist_ok=True)
     repo = root / "app"
     subprocess.run(["git", "clone", "-q", str(settings.REPO_ROOT), str(repo)], check=True,
@@ -155,6 +169,7 @@ def scenario(
         "MODEL_SWEEP_S": "300",
         "DAGSTER_INSTANCE": str(root / "dagster"),
         "DAGSTER_PORT": str(free_port()),
+        "WEBHOOK_PORT": str(free_port()),
         "SENSORS_RUNNING": "1",
         **(more or {}),  # other settings, by field name in upper case
     }
@@ -163,11 +178,15 @@ def scenario(
     layout = Layout(s)
     with azurite.blob_service(layout) as service, k8s_cluster.api_client(layout) as api:
         container = service.get_container_client(s.models_container)
-        sc = Scenario(s, env, root, repo, container, api, root / "dagster-dev.log", layout)
+        sc = Scenario(s, env, root, repo, container, api, root / "dagster-dev.log", layout,
+                      hooks=hooks)  # fmt: skip
+        if hooks:
+            liveline_hooks.install(repo, s)
         try:
             if first_model is not None:
                 sc.first = sc.publish(first_model)
-            sc.start()
+            if start:
+                sc.start()
             yield sc
         finally:
             sc.stop()
