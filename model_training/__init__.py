@@ -11,9 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from model_training.classifier import TrainedModel, train
     from model_training.config import TrainingConfig
     from model_training.refused import Refused
-    from model_training.classifier import TrainedModel, train
 
 _WHERE = {
     "TrainingConfig": "model_training.config",

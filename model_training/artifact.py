@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 import modelcard
-from model_training.describe import Described, describe
 from model_training.classifier import TrainedModel
+from model_training.describe import Described, describe
 
 
 def described(model: TrainedModel, created_at: datetime | None = None) -> Described:
