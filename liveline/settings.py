@@ -135,8 +135,9 @@ class Settings:
     sensor_interval_s: int = 4
     # A release waits until no new commit or model was seen for this many seconds, so
     # that a commit and a model arriving together make one release, not two (0: at once).
-    # Below sensor_interval_s it costs exactly one more tick.
-    release_settle_s: int = 3
+    # With push notifications (the receiver) it is the whole wait; with the poll alone,
+    # below sensor_interval_s it costs exactly one more tick.
+    release_settle_s: int = 1
     # A release whose run failed is requested again until its pair is live: after this
     # many seconds, doubling each time, at most release_retries times.
     release_retry_backoff_s: int = 15

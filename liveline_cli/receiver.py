@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -45,11 +46,14 @@ class Releaser:
         self.why: list[str] = []
         self.lock = threading.Lock()
         self.status: dict[str, Any] = {"nudges": 0, "evaluations": 0, "last": None}
+        self.first_nudge = 0.0  # when the first notice not yet evaluated came (epoch s)
         self.thread = threading.Thread(target=self._run, name="releaser", daemon=True)
         self.thread.start()
 
     def nudge(self, why: str) -> None:
         with self.lock:
+            if not self.why:
+                self.first_nudge = time.time()
             self.why.append(why)
             self.status["nudges"] += 1
         self.nudged.set()
@@ -60,7 +64,7 @@ class Releaser:
             self.nudged.clear()
             with self.lock:
                 why, self.why = ", ".join(dict.fromkeys(self.why)), []
-            last: dict[str, Any] = {"why": why}
+                last: dict[str, Any] = {"why": why, "nudged_at": self.first_nudge}
             try:
                 last |= asdict(self.evaluate(why))
                 log.info("evaluated the release sensor (%s): %s", why, last)

@@ -15,8 +15,7 @@ from typing import Any
 
 import kubernetes
 import yaml
-
-from liveline.k8s.objects import present
+from kubernetes.dynamic import DynamicClient
 
 PLACEHOLDER_IMAGE = "liveline-serving"
 A_CODE, A_MODEL = "liveline.io/code-revision", "liveline.io/model-version"
@@ -149,10 +148,10 @@ def pin_node_port(docs: list[dict[str, Any]], node_port: int) -> list[dict[str, 
 def node_port_holder(api: kubernetes.client.ApiClient, node_port: int) -> str | None:
     """namespace/name of the Service holding node_port, if any (a NodePort is unique in
     the cluster)."""
-    services = kubernetes.client.CoreV1Api(api).list_service_for_all_namespaces().items
-    for svc in services:
-        ports = present(svc.spec, "spec of a Service").ports or []
-        if any(p.node_port == node_port for p in ports):
-            meta = present(svc.metadata, "metadata of a Service")
-            return f"{meta.namespace}/{meta.name}"
+    # Through the dynamic client (as apply), not CoreV1Api: the kubernetes client imports
+    # CoreV1Api's module on first use, 1.0-1.2 s of every release's cluster step.
+    services = DynamicClient(api).resources.get(api_version="v1", kind="Service").get()
+    for svc in services.items:
+        if any(p.nodePort == node_port for p in svc.spec.ports or []):
+            return f"{svc.metadata.namespace}/{svc.metadata.name}"
     return None

@@ -76,5 +76,8 @@ class ImageBuilderResource(ConfigurableResource):
     ) -> tuple[sbom.ImageSbom, Path]:
         """The built image's CycloneDX SBOM, from what is installed in it, kept in
         sboms_dir (the path is returned)."""
-        document = sbom.for_image(client, built.image_id)
+        # The deps stage (the first) holds every package the SBOM lists: its listing is
+        # read once and kept beside the SBOMs.
+        deps = built.stage_ids[0] if len(built.stage_ids) > 1 else ""
+        document = sbom.for_image(client, built.image_id, Path(self.sboms_dir) / "packages", deps)
         return document, document.write(Path(self.sboms_dir))

@@ -24,7 +24,7 @@ from dagster import DagsterInstance, RunsFilter
 
 from devplatform import azurite, k8s_cluster
 from devplatform.layout import Layout
-from liveline import k8s, modelstore, settings
+from liveline import k8s, modelstore, settings, webhooks
 from liveline.constants import RELEASE_JOB
 from liveline.modelstore import AzureBucket
 from liveline_cli import dev
@@ -95,7 +95,11 @@ class Scenario:
         return out
 
     def publish(self, model_dir: Path) -> modelstore.PublishedModel:
-        return modelstore.publish(AzureBucket(self.container), model_dir).model
+        """Publish as `liveline publish` does: with hooks, the receiver is told."""
+        model = modelstore.publish(AzureBucket(self.container), model_dir).model
+        if self.hooks:
+            webhooks.notify(self.s, "model")
+        return model
 
     def wait_live(self, code: str, model: str, timeout: float) -> k8s.Rollout:
         want = {k8s.A_CODE: code, k8s.A_MODEL: model}

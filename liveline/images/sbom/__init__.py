@@ -19,6 +19,7 @@ and keeps the result (`ImageSbom`). Their public names are all importable from h
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -143,13 +144,32 @@ def _key(ecosystem: str, name: str) -> str:
     return canonical(name) if ecosystem == "pypi" else name
 
 
-def for_image(client: docker.DockerClient, image: str) -> ImageSbom:
-    """Read the packages installed in image (a reference or id) and build its SBOM."""
+def for_image(
+    client: docker.DockerClient, image: str, reuse: Path | None = None, packages_from: str = ""
+) -> ImageSbom:
+    """Read the packages installed in image (a reference or id) and build its SBOM.
+
+    packages_from: the id of the image that holds everything the listing reads (for a
+    serving image, its `deps` stage: serving/Dockerfile's final stage is FROM the same
+    base and takes /opt/venv from it, and adds only code and the model, which no listing
+    reads). With reuse, the listing read for that id is kept in reuse/ and read from
+    there next time: a model-only or code-only rebuild runs no listing container (about
+    a third of a second of every release). Image ids are digests of their content, so
+    a kept listing is the listing of any image with that id."""
     try:
         attrs: dict[str, Any] = client.api.inspect_image(image)
     except docker.errors.APIError as e:
         raise SbomError(f"cannot inspect {image}: {e.explanation or e}") from e
-    status, os_release, listing = read_image(client, attrs["Id"])
+    kept = reuse / f"{packages_from.replace(':', '-')}.json" if reuse and packages_from else None
+    if kept is not None and kept.is_file():
+        status, os_release, listing = json.loads(kept.read_text())
+    else:
+        status, os_release, listing = read_image(client, attrs["Id"])
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            tmp = kept.with_suffix(".tmp")
+            tmp.write_text(json.dumps([status, os_release, listing]))
+            tmp.replace(kept)
     distro = distro_id(os_release)
     packages = (
         *python_packages(listing),

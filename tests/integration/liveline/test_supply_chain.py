@@ -262,6 +262,21 @@ def test_the_sbom_depends_on_the_image_alone(deployed, docker_client):
     assert again.sha256 == deployed.image["sbom_sha256"]
 
 
+def test_a_kept_package_listing_is_reused_and_gives_the_same_sbom(
+    deployed, docker_client, tmp_path, monkeypatch
+):
+    image, key = deployed.image["image_id"], f"sha256:{uuid.uuid4().hex}"
+    first = sbom.for_image(docker_client, image, tmp_path, packages_from=key)
+    assert [p.name for p in tmp_path.iterdir()] == [f"{key.replace(':', '-')}.json"]
+
+    def no_container(*args, **kwargs):
+        raise AssertionError("the listing was read from the image again")
+
+    monkeypatch.setattr(sbom, "read_image", no_container)
+    again = sbom.for_image(docker_client, image, tmp_path, packages_from=key)
+    assert again.document == first.document and again.sha256 == deployed.image["sbom_sha256"]
+
+
 # --- deployment by digest only -----------------------------------------------------------
 
 

@@ -122,7 +122,10 @@ def test_a_model_goes_live_through_liveline_publish(pushed, other_model_dir):
     wait_live(pushed, pushed.head(), version)
     run = release_runs(pushed.dagster)[0]
     assert run.tags[REQUESTED_BY_TAG] == "local model"
-    assert run.tags["liveline/trigger"] == "model"
+    # The trigger names all the sensor had not yet released since the daemon's last saved
+    # cursor: "model", or "commit+model" when that cursor predates the last commit.
+    assert run.tags["liveline/model"].endswith(f"/{version}")
+    assert run.tags["liveline/trigger"] in ("model", "commit+model")
 
 
 def test_the_same_push_event_twice_starts_one_run(pushed):
@@ -161,3 +164,15 @@ def test_an_unwatched_branch_or_a_wrong_secret_starts_nothing(pushed):
     # An accepted notice is counted before its answer is sent.
     assert receiver(pushed).json()["nudges"] == status["nudges"]
     assert len(release_runs(pushed.dagster)) == runs_before
+
+
+def test_a_commit_and_a_model_notified_together_make_one_release(pushed, tmp_path):
+    model_dir = pushed.train(C=0.3)  # trained beforehand: training is not the change
+    runs_before = len(release_runs(pushed.dagster))
+    head = pushed.commit("together")  # the hook tells the receiver
+    newer = pushed.publish(model_dir)  # and so does the publish, as `liveline publish`
+    wait_live(pushed, head, newer.version)
+    runs = release_runs(pushed.dagster)
+    assert len(runs) == runs_before + 1, [r.tags for r in runs]
+    assert runs[0].tags["liveline/trigger"] == "commit+model"
+    assert runs[0].tags[REQUESTED_BY_TAG]  # the receiver's, not a poll's
