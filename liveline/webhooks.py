@@ -55,9 +55,18 @@ def secret(s: Settings) -> str:
     path = s.state_dir / "webhook-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a temporary name, then linked into place: of two processes
+        # making one at once, one wins and both read the winner's, never half of one.
+        tmp = path.with_name(f".webhook-secret.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return Path(path).read_text().strip()
 
 

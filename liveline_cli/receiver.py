@@ -35,6 +35,7 @@ from orchestration.sensors.release import watch_target
 
 log = logging.getLogger("liveline_cli.receiver")
 EVALUATION_TIMEOUT_S = 120
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps webhook deliveries at 25 MB
 
 
 class Releaser:
@@ -71,6 +72,9 @@ class Releaser:
             except ReleaseNowError as e:  # the polling sensor will see the change anyway
                 last["error"] = str(e)
                 log.error("could not evaluate the release sensor now (%s): %s", why, e)
+            except Exception as e:  # a bug must not end the thread: later notices still count
+                last["error"] = f"{type(e).__name__}: {e}"
+                log.exception("evaluating the release sensor (%s) failed", why)
             with self.lock:
                 self.status["evaluations"] += 1
                 self.status["last"] = last
@@ -78,13 +82,15 @@ class Releaser:
 
 def create_app(s: settings.Settings, releaser: Releaser | None = None) -> Flask:
     app = Flask("liveline-receiver")
+    # Bodies are read before their signature can be checked: GitHub's own cap on a
+    # delivery bounds what anyone may make this process hold (413 beyond it).
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     key = webhooks.secret(s)
     if releaser is None:
         api = SensorApi(f"http://127.0.0.1:{s.dagster_port}")
         releaser = Releaser(
             lambda why: release_now(api, s.release_settle_s, why, EVALUATION_TIMEOUT_S)
         )
-    app.extensions["releaser"] = releaser
 
     def accept(notices: list[webhooks.Notice]) -> tuple[Response, int]:
         _, watched = watch_target(s)
