@@ -13,12 +13,14 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-bootstrap.txt pyproject.toml
+$(STAMP): requirements.txt requirements-bootstrap.txt pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Liveline needs Python 3.11; set PYTHON=/path/to/python3.11")'
 	@echo "==> Python environment in $(VENV)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bootstrap.txt
-	@$(VENV)/bin/uv pip sync --quiet --python $(PY) --require-hashes requirements.txt
+	@# Bytecode compiled at install (uv does not by default): a Python that cannot write its
+	@# cache (PYTHONDONTWRITEBYTECODE) would otherwise compile every module at each start.
+	@$(VENV)/bin/uv pip sync --quiet --python $(PY) --require-hashes --compile-bytecode requirements.txt
 	@$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	@touch $@
 

@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import requests  # noqa: E402
+from dagster import DagsterEventType  # noqa: E402
 
 from devplatform import k8s_node  # noqa: E402
 from liveline import settings  # noqa: E402
@@ -47,14 +48,23 @@ RUN_END_TIMEOUT_S = 60  # the run records its end a moment after the rollout is 
 STEPS = ("app_source", "serving_image", "registry_image", "cluster_deployment")
 
 
+# The run's own events before its start: the queue let it go, the launcher started it.
+RUN_EVENTS = {DagsterEventType.RUN_DEQUEUED: "dequeued", DagsterEventType.RUN_STARTING: "launched"}
+
+
 def step_ends(instance, run_id: str, t0_wall: float) -> dict[str, float]:
-    """When each step of the run ended (success or failure), in s from the change."""
+    """When the run was dequeued and launched and each step ended (success or failure),
+    in s from the change."""
     ended: dict[str, float] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
-        if event is None or event.step_key is None:
+        if event is None:
             continue
-        if event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+        if event.step_key is None and event.event_type in RUN_EVENTS:
+            ended[RUN_EVENTS[event.event_type]] = record.timestamp - t0_wall
+        elif (event.message or "").startswith("Started process for run"):  # the run worker's first
+            ended["worker"] = record.timestamp - t0_wall
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
             ended[event.step_key] = record.timestamp - t0_wall
     return ended
 
@@ -74,8 +84,9 @@ def phases(sc, instance, run_id: str, t0_wall: float) -> dict[str, float]:
         tick = next(t for t in release_ticks(sc.url) if run_id in t["runIds"])
         out = {"noticed": json.loads(tick["cursor"])["changed_at"] - t0_wall,
                "tick": tick["timestamp"] - t0_wall}  # fmt: skip
-    out |= {"requested": requested, "started": (record.start_time or 0) - t0_wall}
     ends = step_ends(instance, run_id, t0_wall)
+    launch = {k: ends[k] for k in (*RUN_EVENTS.values(), "worker") if k in ends}
+    out |= {"requested": requested, **launch, "started": (record.start_time or 0) - t0_wall}
     missing = [s for s in STEPS if s not in ends]
     if missing:
         raise SystemExit(f"run {run_id} has no end for step(s) {missing}: {ends}")

@@ -86,8 +86,13 @@ def quiet_env(layout: Layout) -> dict[str, str]:
     }
 
 
+# What the stamp covers besides the requirements: how they are installed.
+SYNC_OPTIONS = ["--require-hashes", "--compile-bytecode"]
+
+
 def _requirements_hash() -> str:
-    return hashlib.sha256(MLFLOW_REQUIREMENTS.read_bytes()).hexdigest()
+    options = " ".join(SYNC_OPTIONS).encode()
+    return hashlib.sha256(MLFLOW_REQUIREMENTS.read_bytes() + options).hexdigest()
 
 
 def _step(cmd: list[str], logfile: Path, venv: Path) -> None:
@@ -123,7 +128,9 @@ def install(layout: Layout) -> Path:
     stamp.unlink(missing_ok=True)  # a failed sync must not look current
     if not python(layout).exists():  # an existing venv is synced in place
         _step([base, "-m", "venv", "--without-pip", str(venv)], logfile, venv)
-    _step([str(uv), "pip", "sync", "--python", str(python(layout)), "--require-hashes",
+    # Bytecode compiled once here: uv does not by default, and a process that cannot
+    # write its own cache (PYTHONDONTWRITEBYTECODE) would compile every module at start.
+    _step([str(uv), "pip", "sync", "--python", str(python(layout)), *SYNC_OPTIONS,
            str(MLFLOW_REQUIREMENTS)], logfile, venv)  # fmt: skip
     stamp.write_text(wanted)
     log.info("%s: installed in %.0f s", NAME, time.monotonic() - started)
