@@ -5,8 +5,8 @@ code location, and the receiver of push notifications (liveline_cli.receiver), o
 The instance lives in settings.dagster_home with the repository's dagster.yaml (run
 queue, the k8s_cluster pool). `dagster dev` handles SIGINT, and a process started from a
 non-interactive shell ignores it, so it runs in a session of its own and gets SIGINT
-there, then SIGKILL if it lingers. `running()` is the same thing as a context manager,
-for the end-to-end tests and the release benchmark.
+there, then SIGKILL if it lingers. The end-to-end tests and the release benchmark start
+both the same way (tests.support.scenario).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -69,20 +68,29 @@ def start_receiver(
     )
 
 
-def wait_receiver(proc: subprocess.Popen, s: settings.Settings, timeout: float) -> None:
-    url = f"http://127.0.0.1:{s.webhook_port}/healthz"
+def wait_answering(proc: subprocess.Popen, name: str, url: str, timeout: float,
+                   log_file: Path | None = None) -> None:  # fmt: skip
+    """Until GET url answers 200; a DevError naming `name` (and its log) if proc exits
+    first or timeout passes."""
+    where = f"; see {log_file}" if log_file else ""
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise DevError(f"the receiver exited with {proc.returncode}")
+            raise DevError(f"{name} exited with {proc.returncode}{where}")
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
         if time.monotonic() > deadline:
-            raise DevError(f"the receiver did not answer at {url} in {timeout:.0f} s")
+            raise DevError(f"{name} did not answer at {url} in {timeout:.0f} s{where}")
         time.sleep(0.2)
+
+
+def health_urls(s: settings.Settings) -> tuple[str, str]:
+    """Where dagster dev and the receiver answer once they are ready."""
+    return (f"http://127.0.0.1:{s.dagster_port}/server_info",
+            f"http://127.0.0.1:{s.webhook_port}/healthz")  # fmt: skip
 
 
 def stop(proc: subprocess.Popen) -> int:
@@ -116,25 +124,18 @@ def wait_ready(proc: subprocess.Popen, url: str, log_file: Path, timeout: float)
         time.sleep(0.5)
 
 
-@contextlib.contextmanager
-def running(s: settings.Settings, timeout: float = START_TIMEOUT_S) -> Iterator[str]:
-    """dagster dev with its output in <logs>/dagster-dev.log; yields the UI's URL."""
-    s.logs_dir.mkdir(parents=True, exist_ok=True)
-    log_file = s.logs_dir / "dagster-dev.log"
-    url = f"http://127.0.0.1:{s.dagster_port}"
-    with log_file.open("ab") as out:
-        proc = start(s, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_ready(proc, url, log_file, timeout)
-            yield url
-        finally:
-            stop(proc)
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     s = settings.load()
     proc, receiver = start(s), start_receiver(s)
+    try:  # the UI takes its time to load the code location; the receiver must be up
+        wait_answering(receiver, "the receiver", health_urls(s)[1], START_TIMEOUT_S)
+    except DevError as e:
+        log.error("make dev: %s; stopping dagster dev. Is port %d free (LIVELINE_WEBHOOK_PORT)?",
+                  e, s.webhook_port)  # fmt: skip
+        stop(receiver)
+        stop(proc)
+        return 1
     log.info("Dagster UI: http://127.0.0.1:%d  (instance %s; sensors on; Ctrl-C stops it)\n"
              "Push notifications: http://127.0.0.1:%d/hooks/{github,azure-repos,local} "
              "(`liveline hooks install` adds the git hook)",

@@ -63,9 +63,11 @@ class Scenario:
             if self.hooks:
                 self.receiver = dev.start_receiver(self.s, self.env, stdout=out,
                                                    stderr=subprocess.STDOUT)  # fmt: skip
-        dev.wait_ready(self.proc, self.url, self.log_file, START_TIMEOUT_S)
+        ui, receiver = dev.health_urls(self.s)
+        dev.wait_answering(self.proc, "dagster dev", ui, START_TIMEOUT_S, self.log_file)
         if self.receiver is not None:
-            dev.wait_receiver(self.receiver, self.s, START_TIMEOUT_S)
+            dev.wait_answering(self.receiver, "the receiver", receiver, START_TIMEOUT_S,
+                               self.log_file)  # fmt: skip
 
     def stop(self) -> None:
         for proc in (self.receiver, self.proc):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,12 +133,17 @@ class ImageSbom:
 
     def write(self, folder: Path) -> Path:
         """Keep the document as <folder>/sha256-<image id>.cdx.json; return its path."""
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / self.filename
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.document)
-        tmp.replace(path)  # readers never see half a document
-        return path
+        return _write_whole(folder / self.filename, self.document)
+
+
+def _write_whole(path: Path, text: str) -> Path:
+    """Write path through a file of this process's own, renamed into place: readers (and
+    another release writing the same file) never see half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
 
 
 def _key(ecosystem: str, name: str) -> str:
@@ -166,10 +172,7 @@ def for_image(
     else:
         status, os_release, listing = read_image(client, attrs["Id"])
         if kept is not None:
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            tmp = kept.with_suffix(".tmp")
-            tmp.write_text(json.dumps([status, os_release, listing]))
-            tmp.replace(kept)
+            _write_whole(kept, json.dumps([status, os_release, listing]))
     distro = distro_id(os_release)
     packages = (
         *python_packages(listing),
