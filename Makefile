@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint format test unit demo dev up down status bench bench-image bench-release test-faults clean
+.PHONY: help venv lint format test unit demo dev up down status bench bench-image bench-release bench-prestop test-faults clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-image: venv up ## cold, model-only and code-only serving image builds
 
 bench-release: venv up ## commit-to-live and model-to-live through the Dagster daemon
 	$(PY) bench/release_bench.py
+
+bench-prestop: venv up ## how long kube-proxy takes to drop a replaced pod, per preStop pause
+	$(PY) bench/prestop_bench.py
 
 clean: down ## stop the platform and delete the state folder
 	rm -rf $(STATE)

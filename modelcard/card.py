@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class ModelCard:
     raw: dict[str, Any]
     onnx: OnnxGraph | None = None  # a converted, checked ONNX graph among the artifacts
 
-    @property
+    @cached_property  # read on every request: computed once
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
