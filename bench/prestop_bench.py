@@ -88,8 +88,8 @@ class Watcher(threading.Thread):
                 [self.rules[ip] - self.terminating[ip] for ip in done])  # fmt: skip
 
 
-def patch_template(apps, namespace: str, name: str, pause: int | None, stamp: str) -> None:
-    """The pause (None: no preStop at all) and a new annotation: a rolling update."""
+def patch_template(apps, namespace: str, name: str, pause: int, stamp: str) -> None:
+    """The pause (0: no preStop at all) and a new annotation: a rolling update."""
     lifecycle = {"preStop": {"sleep": {"seconds": pause}}} if pause else None
     body = {"spec": {"template": {
         "metadata": {"annotations": {"liveline.io/bench-restart": stamp}},
