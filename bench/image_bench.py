@@ -11,7 +11,6 @@ Prints medians and max over --runs. Needs `make up` (make bench-image).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -21,24 +20,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.support.models import skops_only  # noqa: E402
+
 from devplatform import docker_engine  # noqa: E402
 from devplatform.layout import Layout  # noqa: E402
 from liveline import images, settings  # noqa: E402
 from liveline.images import smoke  # noqa: E402
-from model_training import TrainingConfig, train  # noqa: E402
-from model_training.artifact import write_model  # noqa: E402
-from model_training.data import load_dataset  # noqa: E402
+from tests.support import models  # noqa: E402
 
 RUNTIMES = ("onnx", "skops")
-
-
-def without_graph(model_dir: Path) -> None:
-    card_path = model_dir / "model_card.json"
-    card = json.loads(card_path.read_text())
-    card["artifacts"] = [a for a in card["artifacts"] if a["format"] == "skops"]
-    card["onnx"] = {"status": "skipped", "reason": "bench: the skops image"}
-    card_path.write_text(json.dumps(card))
-    (model_dir / "model.onnx").unlink()
 
 
 def main() -> int:
@@ -48,7 +38,6 @@ def main() -> int:
     args = parser.parse_args()
     s = settings.load()
     client = docker_engine.client(Layout(s))
-    dataset = load_dataset()
     times = {rt: {"cold": [], "model-only": [], "code-only": [], "start": []} for rt in RUNTIMES}
     sizes: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -58,9 +47,9 @@ def main() -> int:
 
         def build(runtime: str, kind: str, run: int, model_c: float, nocache: bool = False):
             model_dir = tmp / f"model-{runtime}-{kind}-{run}"
-            write_model(train(TrainingConfig(C=model_c), dataset), model_dir)
+            models.write(models.train(C=model_c), model_dir)
             if runtime == "skops":
-                without_graph(model_dir)
+                skops_only(model_dir, "bench: the skops image")
             context, build_args = images.prepare(
                 source, model_dir, tmp / f"ctx-{runtime}-{kind}-{run}", s.wheels_dir,
                 revision=revision, source_label="bench", base_image=s.base_image,

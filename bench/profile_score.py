@@ -17,18 +17,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from model_training import TrainingConfig, train  # noqa: E402
-from model_training.artifact import write_model  # noqa: E402
-from model_training.data import load_dataset  # noqa: E402
 from serving import create_app  # noqa: E402
+from tests.support import models  # noqa: E402
 
 REQUESTS = 3000
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        model = train(TrainingConfig(), load_dataset())
-        write_model(model, Path(tmp))
+        models.write(models.train(), Path(tmp))
         client = create_app({"MODEL_DIR": tmp}).test_client()
         row = json.loads((Path(tmp) / "model_card.json").read_text())["golden"]["inputs"][0]
         for rows in (1, 100):

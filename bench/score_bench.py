@@ -32,9 +32,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from model_training import TrainingConfig, train  # noqa: E402
-from model_training.artifact import write_model  # noqa: E402
-from model_training.data import load_dataset  # noqa: E402
+from tests.support import models  # noqa: E402
 
 CONNECTIONS = 16
 LUA = """wrk.method = "POST"
@@ -130,8 +128,7 @@ def main() -> int:
     rss: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        model = train(TrainingConfig(), load_dataset())
-        write_model(model, workdir / "model")
+        models.write(models.train(), workdir / "model")
         card = json.loads((workdir / "model" / "model_card.json").read_text())
         row = card["golden"]["inputs"][0]
         bodies = {

@@ -40,10 +40,8 @@ from sensor_ticks import Ticker, idle_and_new, report, timed  # noqa: E402
 
 from liveline import modelstore, settings  # noqa: E402
 from liveline.modelstore.objects import Bucket, listing  # noqa: E402
-from model_training import TrainingConfig, train  # noqa: E402
-from model_training.artifact import write_model  # noqa: E402
-from model_training.data import load_dataset  # noqa: E402
 from orchestration.sensors.release import build_release_sensor  # noqa: E402
+from tests.support import models  # noqa: E402
 
 OLD_VERSIONS = 5_000  # x 2 blobs
 
@@ -90,7 +88,6 @@ def main() -> int:
     if s.model_store == "mlflow":
         return sensor_bench_mlflow.main(args)
     sensor = build_release_sensor(s)
-    data = load_dataset()
     print(f"model store: {modelstore.location(s)}")
     with modelstore.open_bucket(s) as bucket:
         bucket.ensure()
@@ -103,7 +100,7 @@ def main() -> int:
 
         def publish(c: float, tmp: Path) -> None:
             out = tmp / f"model-{c}"
-            write_model(train(TrainingConfig(C=c), data), out)
+            models.write(models.train(C=c), out)
             modelstore.publish(bucket, out)  # with its journal entry
 
         times: dict[str, list[float]] = {"idle": [], "new model": [], "sweep": [], "listing": []}

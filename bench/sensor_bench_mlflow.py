@@ -21,10 +21,8 @@ from sensor_ticks import Ticker, idle_and_new, report, timed
 from liveline import settings
 from liveline.modelstore import mlflow_registry
 from liveline.modelstore.mlflow_rest import Client, RegistryError
-from model_training import TrainingConfig, train
-from model_training.artifact import write_model
-from model_training.data import load_dataset
 from orchestration.sensors.release import build_release_sensor
+from tests.support import models
 
 MODEL = "bench-model"
 OLD_VERSIONS = 10_000
@@ -71,7 +69,6 @@ def main(args: argparse.Namespace) -> int:
     os.environ["LIVELINE_MLFLOW_MODELS"] = MODEL
     s = settings.load()
     sensor = build_release_sensor(s)
-    data = load_dataset()
     print(f"model store: MLflow {mlflow_registry.tracking_uri(s)}, registered model {MODEL}")
     with mlflow_registry.connect(mlflow_registry.tracking_uri(s)) as client:
         store = mlflow_registry.MlflowStore(client, [MODEL])
@@ -81,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
 
         def publish(c: float, tmp: Path) -> None:
             out = tmp / f"model-{c}"
-            write_model(train(TrainingConfig(model_name=MODEL, C=c), data), out)
+            models.write(models.train(model_name=MODEL, C=c), out)
             store.publish(out)
 
         times: dict[str, list[float]] = {"idle": [], "new model": [], "listing": []}

@@ -16,7 +16,7 @@ from azure.storage.blob import BlobServiceClient
 
 from devplatform import processes
 from devplatform.layout import AZURITE_PACKAGE_DIR, Layout
-from devplatform.report import Status, ownership
+from devplatform.report import Status, service
 from liveline.runlog import run_logged, tail
 from liveline.settings import AZURITE_ACCOUNT, AZURITE_KEY
 
@@ -87,15 +87,10 @@ def install(layout: Layout) -> None:
 def status(layout: Layout) -> Status:
     ver = server_version(layout)
     ours = processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-    note = ownership(ver is not None, ours)
-    return Status(
-        NAME,
-        ver is not None,
-        layout.settings.blob_account_url,
-        ver or "-",
-        str(layout.logfile(NAME)),
-        note,
-    )
+    return service(
+        NAME, layout.logfile(NAME), address=layout.settings.blob_account_url, version=ver,
+        answers=ver is not None, ours=ours,
+    )  # fmt: skip
 
 
 def up(layout: Layout) -> None:

@@ -15,7 +15,7 @@ import requests
 
 from devplatform import apt, processes
 from devplatform.layout import Layout
-from devplatform.report import Status, ownership
+from devplatform.report import Status, service
 from liveline.images.engine import engine_client
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,10 @@ def version(layout: Layout) -> str | None:
 def status(layout: Layout) -> Status:
     ver = version(layout)
     ours = processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-    note = ownership(ver is not None, ours)
-    return Status(
-        NAME, ver is not None, address(layout), ver or "-", str(layout.logfile(NAME)), note
-    )
+    return service(
+        NAME, layout.logfile(NAME), address=address(layout), version=ver,
+        answers=ver is not None, ours=ours,
+    )  # fmt: skip
 
 
 def up(layout: Layout) -> None:

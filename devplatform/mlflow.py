@@ -27,7 +27,7 @@ import requests
 
 from devplatform import processes
 from devplatform.layout import MLFLOW_REQUIREMENTS, Layout
-from devplatform.report import Status, ownership
+from devplatform.report import Status, service
 from liveline.runlog import run_logged, tail
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ def _backend_uri(layout: Layout) -> str:
 
 def _markers(layout: Layout) -> list[str]:
     return [str(_program(layout)), _backend_uri(layout)]
+
+
+def running(layout: Layout) -> bool:
+    return processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
 
 
 def quiet_env(layout: Layout) -> dict[str, str]:
@@ -186,22 +190,14 @@ def up(layout: Layout, force: bool = False) -> None:
     log.info("%s: the tracking server answers at %s", NAME, layout.settings.local_mlflow_url)
 
 
-def running(layout: Layout) -> bool:
-    return processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-
-
 def status(layout: Layout) -> Status:
     ours = running(layout)
     ver = server_version(layout) if ours else None
-    answers = ver is not None and _answers(layout)
-    return Status(
-        NAME,
-        answers,
-        layout.settings.local_mlflow_url,
-        ver or "-",
-        str(layout.logfile(NAME)),
-        ownership(answers, ours) or ("not installed yet" if not python(layout).exists() else ""),
-    )
+    return service(
+        NAME, layout.logfile(NAME), address=layout.settings.local_mlflow_url, version=ver,
+        answers=ver is not None and _answers(layout), ours=ours,
+        absent="" if python(layout).exists() else "not installed yet",
+    )  # fmt: skip
 
 
 def down(layout: Layout) -> bool:

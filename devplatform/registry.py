@@ -17,7 +17,7 @@ import requests
 
 from devplatform import apt, processes
 from devplatform.layout import Layout
-from devplatform.report import Status, ownership
+from devplatform.report import Status, service
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ def _version() -> str:
 def status(layout: Layout) -> Status:
     up_now = answers(layout)
     ours = processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-    note = ownership(up_now, ours)
-    return Status(
-        NAME, up_now, url(layout), _version() if up_now else "-", str(layout.logfile(NAME)), note
-    )
+    return service(
+        NAME, layout.logfile(NAME), address=url(layout), version=_version() if up_now else None,
+        answers=up_now, ours=ours,
+    )  # fmt: skip
 
 
 def up(layout: Layout) -> None:

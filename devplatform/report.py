@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,16 @@ def ownership(answers: bool, ours: bool) -> str:
     if answers:
         return "started by liveline" if ours else "external"
     return "liveline started it but it does not answer" if ours else ""
+
+
+def service(
+    name: str, log: Path, *, address: str, version: str | None, answers: bool, ours: bool,
+    absent: str = "",
+) -> Status:  # fmt: skip
+    """A service that `up` starts unless one answers already; `absent` says what is missing
+    for one that is neither running nor answering (say, "not built yet")."""
+    note = ownership(answers, ours) or absent
+    return Status(name, answers, address, version or "-", str(log), note)
 
 
 def table(statuses: list[Status]) -> str:

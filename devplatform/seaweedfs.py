@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from devplatform import k8s_build, processes
 from devplatform.layout import Layout
-from devplatform.report import Status, ownership
+from devplatform.report import Status, service
 from liveline.modelstore import s3
 from liveline.runlog import run_logged, tail
 from liveline.settings import SEAWEEDFS_ACCESS_KEY, SEAWEEDFS_SECRET_KEY
@@ -73,6 +73,10 @@ def _data(layout: Layout) -> Path:
 
 def _markers(layout: Layout) -> list[str]:
     return [str(binary(layout)), f"-dir={_data(layout)}"]
+
+
+def running(layout: Layout) -> bool:
+    return processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
 
 
 def _pin() -> str:
@@ -194,21 +198,13 @@ def up(layout: Layout, force: bool = False) -> None:
     log.info("%s: S3 answers at %s", NAME, layout.settings.local_s3_url)
 
 
-def running(layout: Layout) -> bool:
-    return processes.running_pid(layout.pidfile(NAME), _markers(layout)) is not None
-
-
 def status(layout: Layout) -> Status:
     ours = running(layout)
-    answers = ours and _writable(layout)
-    return Status(
-        NAME,
-        answers,
-        layout.settings.local_s3_url,
-        version(layout) or "-",
-        str(layout.logfile(NAME)),
-        ownership(answers, ours) or ("not built yet" if not binary(layout).is_file() else ""),
-    )
+    return service(
+        NAME, layout.logfile(NAME), address=layout.settings.local_s3_url,
+        version=version(layout), answers=ours and _writable(layout), ours=ours,
+        absent="" if binary(layout).is_file() else "not built yet",
+    )  # fmt: skip
 
 
 def down(layout: Layout) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from liveline import git, modelstore
 from liveline.project import Project, ProjectError
 from liveline.settings import Settings
 from model_training.describe import Described, describe
-from model_training.recipe import DEFAULT_LOADER, Recipe, fit, resolve, table_summary
+from model_training.recipe import DEFAULT_LOADER, Fitted, Recipe, fit, resolve, table_summary
 from model_training.refused import Refused
 from model_training.tables import read_table
 
@@ -83,6 +84,7 @@ def _read_blob(s: Settings, container: str, name: str, project: Project) -> pd.D
 
 @dataclasses.dataclass(frozen=True)
 class Trained:
+    fitted: Fitted
     described: Described
     source: str
     summary: dict[str, Any]  # of the training table: rows, columns, fingerprint
@@ -92,6 +94,7 @@ def train(
     project: Project,
     s: Settings,
     recipe: Recipe,
+    *,
     expected_fingerprint: str | None = None,
     run_id: str | None = None,
 ) -> Trained:
@@ -100,6 +103,16 @@ def train(
     expected_fingerprint: refuse data whose content changed since it was recorded.
     """
     table, source = load_table(project, s)
+    return train_table(recipe, table, source, expected_fingerprint=expected_fingerprint,
+                       run_id=run_id, git_commit=git.head_or_none(s.app_repo))  # fmt: skip
+
+
+def train_table(
+    recipe: Recipe, table: pd.DataFrame, source: str, *, expected_fingerprint: str | None = None,
+    run_id: str | None = None, git_commit: str | None = None, created_at: datetime | None = None,
+) -> Trained:  # fmt: skip
+    """Fit the recipe on a loaded table and describe the model; the lineage names the
+    data, the recipe, the run and the commit that trained it."""
     summary = table_summary(table)
     if expected_fingerprint is not None and summary["fingerprint"] != expected_fingerprint:
         raise Refused(f"the training data is no longer {expected_fingerprint}: it changed "
@@ -113,6 +126,7 @@ def train(
         name=recipe.model_name,
         golden_rows=recipe.golden_rows,
         lineage={"training_data": data, "config": recipe.to_dict(), "dagster_run_id": run_id,
-                 "git_commit": git.head_or_none(s.app_repo)},
+                 "git_commit": git_commit},
+        created_at=created_at,
     )  # fmt: skip
-    return Trained(described, source, summary)
+    return Trained(fitted, described, source, summary)

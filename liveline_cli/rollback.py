@@ -63,7 +63,7 @@ def rollback_to(api, s: settings.Settings, live: k8s.Rollout, record, timeout: f
         f["model_version"],
         record.run_id or f.get("restored_from_run", ""),
     )
-    docs = k8s.render(s.k8s_overlay_dir, release, s.kubectl_path, s.k8s_namespace,
+    docs = k8s.render(s.k8s_overlay_dir, release, s.kubectl_path, namespace=s.k8s_namespace,
                       serve_port=s.serve_port)  # fmt: skip
     for doc in docs:
         if doc["kind"] == "Deployment":

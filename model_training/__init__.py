@@ -1,32 +1,12 @@
-"""Reproducible training of the Liveline classifier: pure functions, I/O at the edges.
+"""Training a team's own scikit-learn model and describing it for publishing.
 
-`from model_training import TrainingConfig, train` works as always, but the names are
-imported on first use (PEP 562): `train` brings scikit-learn (2-3 s to import), and the
-light modules (`config`, `refused`) are imported by code that never trains, such as the
-Dagster code location that every run worker loads (a release never trains)."""
+A recipe (model_training.recipe) fits the team's entry point on its data; describe
+checks the fitted estimator on the held-out rows and writes its card (modelcard); the
+built-in breast-cancer model is the default recipe (model_training.builtin). Pure
+functions: the data arrives loaded (liveline.training) and nothing is written here."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from model_training.refused import Refused
 
-if TYPE_CHECKING:
-    from model_training.classifier import TrainedModel, train
-    from model_training.config import TrainingConfig
-    from model_training.refused import Refused
-
-_WHERE = {
-    "TrainingConfig": "model_training.config",
-    "Refused": "model_training.refused",
-    "TrainedModel": "model_training.classifier",
-    "train": "model_training.classifier",
-}
-__all__ = ["Refused", "TrainedModel", "TrainingConfig", "train"]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'model_training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
-    globals()[name] = value  # found directly from now on
-    return value
+__all__ = ["Refused"]

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from model_training.config import DEFAULT_MODEL_NAME
 from model_training.refused import Refused
 from model_training.tables import EvalData, eval_data
 
@@ -28,7 +29,7 @@ DEFAULT_LOADER = "model_training.builtin:breast_cancer"
 
 @dataclass(frozen=True)
 class Recipe:
-    model_name: str = "breast-cancer-classifier"
+    model_name: str = DEFAULT_MODEL_NAME
     entry_point: str = DEFAULT_ENTRY_POINT
     params: Mapping[str, Any] = field(default_factory=dict)
     target: str = "target"

@@ -7,12 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sklearn.datasets import load_breast_cancer
 
-from model_training import TrainingConfig, train
-from model_training.artifact import write_model
-from model_training.data import load_dataset
 from serving import create_app
-from tests.support import tls_origin
+from tests.support import models, tls_origin
 
 # An unclosed TLS socket's ResourceWarning names where it was opened (shown, see pyproject).
 tls_origin.install()
@@ -31,19 +29,20 @@ pytest_plugins = ["tests.support.release_world", "tests.support.fault_world"]
 
 @pytest.fixture(scope="session")
 def dataset():
-    return load_dataset()
+    """The breast-cancer rows as arrays (data, target, feature_names), for estimators a
+    test fits itself."""
+    return load_breast_cancer()
 
 
 @pytest.fixture(scope="session")
-def trained(dataset):
-    return train(TrainingConfig(), dataset)
+def trained():
+    """The project's model (pyproject.toml's recipe), trained as the asset graph does."""
+    return models.train()
 
 
 @pytest.fixture(scope="session")
 def model_dir_pristine(tmp_path_factory, trained) -> Path:
-    out = tmp_path_factory.mktemp("model")
-    write_model(trained, out)
-    return out
+    return models.write(trained, tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture

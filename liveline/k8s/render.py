@@ -49,6 +49,7 @@ def render(
     overlay: Path,
     release: Release,
     kubectl: Path,
+    *,
     namespace: str | None = None,
     progress_deadline_s: int | None = None,
     serve_port: int | None = None,

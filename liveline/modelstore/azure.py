@@ -8,7 +8,7 @@ receives; create-only writes are If-None-Match: *, replacements If-Match: <etag>
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,15 +27,8 @@ from azure.storage.blob import (
     ExponentialRetry,
 )
 
-from liveline.modelstore.base import ModelStoreError
-from liveline.modelstore.objects import (
-    ObjectChanged,
-    ObjectExists,
-    ObjectInfo,
-    ObjectNotFound,
-    Page,
-    StoredObject,
-)
+from liveline.modelstore.base import ModelStoreError, ObjectChanged, ObjectExists, ObjectNotFound
+from liveline.modelstore.objects import NewObject, ObjectInfo, Page, StoredObject
 from liveline.settings import AZURITE_ACCOUNT, AZURITE_KEY, Settings
 
 EMULATOR_HOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -102,15 +95,8 @@ class AzureBucket:
                     "stay private: turn public access off for it"
                 ) from None
 
-    def put(
-        self,
-        name: str,
-        data: bytes,
-        metadata: Mapping[str, str],
-        content_type: str,
-        replacing: str | None = None,
-    ) -> None:
-        blob = self.container.get_blob_client(name)
+    def put(self, new: NewObject, replacing: str | None = None) -> None:
+        blob = self.container.get_blob_client(new.name)
         condition: dict[str, Any] = (
             {"overwrite": False}
             if replacing is None
@@ -122,16 +108,16 @@ class AzureBucket:
         )
         try:
             blob.upload_blob(
-                data,
-                metadata=dict(metadata),
-                content_settings=ContentSettings(content_type=content_type),
+                new.data,
+                metadata=dict(new.metadata),
+                content_settings=ContentSettings(content_type=new.content_type),
                 validate_content=True,
                 **condition,
             )
         except ResourceExistsError as e:
-            raise ObjectExists(name) from e
+            raise ObjectExists(new.name) from e
         except ResourceModifiedError as e:
-            raise ObjectChanged(name) from e
+            raise ObjectChanged(new.name) from e
 
     def get(self, name: str, etag: str | None = None) -> StoredObject:
         pinned = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}

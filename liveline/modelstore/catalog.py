@@ -10,15 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liveline.modelstore.base import ModelStoreError
-from liveline.modelstore.objects import (
-    Bucket,
-    ObjectChanged,
-    ObjectInfo,
-    ObjectNotFound,
-    listing,
-    metadata,
-)
+from liveline.modelstore.base import ModelStoreError, ObjectChanged, ObjectNotFound
+from liveline.modelstore.objects import Bucket, ObjectInfo, listing, metadata
 from modelcard import (
     ARTIFACT_FILE,
     CARD_FILE,

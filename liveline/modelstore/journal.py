@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta
 
+from liveline.modelstore.base import ObjectExists
 from liveline.modelstore.catalog import PublishedModel
-from liveline.modelstore.objects import Bucket, ObjectExists
+from liveline.modelstore.objects import Bucket, NewObject
 from modelcard import CARD_FILE
 
 JOURNAL = "_journal/"
@@ -47,5 +48,5 @@ def record(bucket: Bucket, model: PublishedModel) -> str:
     published_at = (card.metadata or {}).get("published_at", "")
     metadata = {"published_at": published_at, "card_etag": model.card_etag}
     with contextlib.suppress(ObjectExists):  # recorded before: keep that entry
-        bucket.put(name, b"", metadata, "application/octet-stream")
+        bucket.put(NewObject(name, b"", metadata, "application/octet-stream"))
     return name

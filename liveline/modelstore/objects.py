@@ -16,18 +16,6 @@ from datetime import datetime
 from typing import Protocol
 
 
-class ObjectNotFound(Exception):
-    """The object (or the whole bucket or container) does not exist."""
-
-
-class ObjectExists(Exception):
-    """A create-only write met an object that is already there."""
-
-
-class ObjectChanged(Exception):
-    """An etag-pinned read or write met another version of the object."""
-
-
 @dataclass(frozen=True)
 class ObjectInfo:
     name: str
@@ -43,6 +31,16 @@ class ObjectInfo:
 class Page:
     objects: list[ObjectInfo]
     token: str | None  # where the listing goes on; None: it is complete
+
+
+@dataclass(frozen=True)
+class NewObject:
+    """What `Bucket.put` writes: the bytes, and the metadata and type stored with them."""
+
+    name: str
+    data: bytes = field(repr=False)
+    metadata: Mapping[str, str]
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -63,14 +61,7 @@ class Bucket(Protocol):
         """Create it, private; refuse one that allows public access."""
         ...
 
-    def put(
-        self,
-        name: str,
-        data: bytes,
-        metadata: Mapping[str, str],
-        content_type: str,
-        replacing: str | None = None,
-    ) -> None:
+    def put(self, new: NewObject, replacing: str | None = None) -> None:
         """Create the object, or raise ObjectExists; with `replacing` (an etag), overwrite
         exactly that version of it, or raise ObjectChanged. The service checks the bytes
         it receives against a digest sent with them."""

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import modelcard
 from liveline.modelstore import journal
-from liveline.modelstore.base import ModelStoreError
+from liveline.modelstore.base import ModelStoreError, ObjectChanged, ObjectExists
 from liveline.modelstore.catalog import PublishedModel, read_version
-from liveline.modelstore.objects import Bucket, ObjectChanged, ObjectExists
+from liveline.modelstore.objects import Bucket, NewObject
 from liveline.project import Gates
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,9 @@ def publish(
         "published_at": datetime.now(UTC).isoformat(timespec="microseconds"),
     }
     try:
-        bucket.put(f"{prefix}/{modelcard.CARD_FILE}", card_bytes, metadata, "application/json")
+        bucket.put(
+            NewObject(f"{prefix}/{modelcard.CARD_FILE}", card_bytes, metadata, "application/json")
+        )
     except ObjectExists:
         log.info("%s was published concurrently; that publication stands", label)
         return Publication(_read_back(bucket, prefix), uploaded=False)
@@ -123,10 +125,9 @@ def _metadata(card: modelcard.ModelCard, content: bytes) -> dict[str, str]:
 def _put_artifact(
     bucket: Bucket, name: str, artifact: bytes, card: modelcard.ModelCard, stale_after: timedelta
 ) -> None:
-    metadata = _metadata(card, artifact)
-    content_type = "application/octet-stream"
+    new = NewObject(name, artifact, _metadata(card, artifact), "application/octet-stream")
     try:
-        bucket.put(name, artifact, metadata, content_type)
+        bucket.put(new)
         return
     except ObjectExists:
         pass
@@ -144,7 +145,7 @@ def _put_artifact(
         )
     log.warning("replacing %s, left without a card %s ago", name, age)
     try:
-        bucket.put(name, artifact, metadata, content_type, replacing=props.etag)
+        bucket.put(new, replacing=props.etag)
     except ObjectChanged as e:
         raise ModelStoreError(
             f"{name} changed while being replaced: another publish is in progress; retry later"

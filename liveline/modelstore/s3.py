@@ -24,15 +24,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from liveline.modelstore.base import ModelStoreError
-from liveline.modelstore.objects import (
-    ObjectChanged,
-    ObjectExists,
-    ObjectInfo,
-    ObjectNotFound,
-    Page,
-    StoredObject,
-)
+from liveline.modelstore.base import ModelStoreError, ObjectChanged, ObjectExists, ObjectNotFound
+from liveline.modelstore.objects import NewObject, ObjectInfo, Page, StoredObject
 from liveline.settings import SEAWEEDFS_ACCESS_KEY, SEAWEEDFS_SECRET_KEY, Settings
 
 if TYPE_CHECKING:
@@ -163,30 +156,23 @@ class S3Bucket:
             if _code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
-    def put(
-        self,
-        name: str,
-        data: bytes,
-        metadata: Mapping[str, str],
-        content_type: str,
-        replacing: str | None = None,
-    ) -> None:
+    def put(self, new: NewObject, replacing: str | None = None) -> None:
         condition = {"IfNoneMatch": "*"} if replacing is None else {"IfMatch": f'"{replacing}"'}
         try:
             self.s3.put_object(
                 Bucket=self.bucket,
-                Key=name,
-                Body=data,
-                Metadata=dict(metadata),
-                ContentType=content_type,
-                ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
+                Key=new.name,
+                Body=new.data,
+                Metadata=dict(new.metadata),
+                ContentType=new.content_type,
+                ChecksumSHA256=base64.b64encode(hashlib.sha256(new.data).digest()).decode(),
                 **condition,  # type: ignore[arg-type]
             )
         except ClientError as e:
             if _code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-                raise (ObjectExists if replacing is None else ObjectChanged)(name) from e
+                raise (ObjectExists if replacing is None else ObjectChanged)(new.name) from e
             if replacing is not None and _code(e) in NOT_FOUND:
-                raise ObjectChanged(name) from e
+                raise ObjectChanged(new.name) from e
             raise
 
     def get(self, name: str, etag: str | None = None) -> StoredObject:

@@ -24,10 +24,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from liveline.modelstore.base import ModelStoreError
+from liveline.modelstore.base import ModelStoreError, ObjectNotFound
 from liveline.modelstore.catalog import PublishedModel, get
 from liveline.modelstore.journal import JOURNAL, parse_entry
-from liveline.modelstore.objects import Bucket, ObjectInfo, ObjectNotFound, listing, metadata
+from liveline.modelstore.objects import Bucket, ObjectInfo, listing, metadata
 from modelcard import CARD_FILE
 
 GRACE = timedelta(minutes=10)  # how late a journal entry may be written

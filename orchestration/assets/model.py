@@ -74,7 +74,9 @@ def trained_model(
         raise dg.Failure(f"invalid training config: {e}") from e  # fmt: skip
     expected = TrainingDataFacts.latest(context.instance).fingerprint
     try:
-        trained = training.train(declared, s, recipe, expected, run_id=context.run.run_id)
+        trained = training.train(
+            declared, s, recipe, expected_fingerprint=expected, run_id=context.run.run_id
+        )
     except Refused as e:
         raise dg.Failure(str(e)) from e
     described = trained.described

@@ -62,8 +62,10 @@ class ClusterResource(ConfigurableResource):
         return path
 
     def render(self, release: k8s.Release) -> list[dict]:
-        return k8s.render(self.overlay_dir, release, Path(self.kubectl), self.namespace,
-                          self.progress_deadline_s, self.serve_port)  # fmt: skip
+        return k8s.render(
+            self.overlay_dir, release, Path(self.kubectl), namespace=self.namespace,
+            progress_deadline_s=self.progress_deadline_s, serve_port=self.serve_port,
+        )  # fmt: skip
 
     def pin_node_port(self, api: kubernetes.client.ApiClient, docs: list[dict]) -> list[dict]:
         """docs with the Service on node_port, unless another Service holds it (a deploy

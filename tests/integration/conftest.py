@@ -27,7 +27,8 @@ from devplatform.layout import Layout
 from devplatform.layout import load as load_layout
 from liveline import images, modelstore, settings
 from liveline.modelstore import mlflow_rest, s3
-from tests.support import stores
+from tests.support import models, stores
+from tests.support.mlflow_kit import MlflowKit
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -148,14 +149,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[stores.Kit]:
 
 
 @pytest.fixture(scope="session")
-def other_model_dir(tmp_path_factory, dataset) -> Path:
+def other_model_dir(tmp_path_factory) -> Path:
     """Another version of the model (another C), published after the default one."""
-    from model_training import TrainingConfig, train
-    from model_training.artifact import write_model
-
-    out = tmp_path_factory.mktemp("other")
-    write_model(train(TrainingConfig(C=0.5), dataset), out)
-    return out
+    return models.write(models.train(C=0.5), tmp_path_factory.mktemp("other"))
 
 
 @pytest.fixture(scope="session")
@@ -172,10 +168,10 @@ def mlflow_client(local_platform: Layout) -> Iterator[mlflow_rest.Client]:
 
 
 @pytest.fixture
-def mlflow_kit(local_platform: Layout, mlflow_client, card) -> Iterator[stores.MlflowKit]:
+def mlflow_kit(local_platform: Layout, mlflow_client, card) -> Iterator[MlflowKit]:
     """The MLflow store alone, the registered model of the test's card deleted after."""
     artifacts = mlflow_server.data(local_platform) / "artifacts"
-    kit = stores.MlflowKit(mlflow_client, [card["model_name"]], artifacts,
+    kit = MlflowKit(mlflow_client, [card["model_name"]], artifacts,
                            mlflow_server.python(local_platform),
                            mlflow_server.quiet_env(local_platform))  # fmt: skip
     yield kit

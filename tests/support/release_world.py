@@ -74,14 +74,10 @@ def publish(w, model_dir: Path, entry: bool = True) -> modelstore.PublishedModel
     return model
 
 
-def retrain(tmp_path: Path, trained, C: float) -> Path:
-    from model_training import TrainingConfig, train
-    from model_training.artifact import write_model
-    from model_training.data import load_dataset
+def retrain(tmp_path: Path, C: float) -> Path:
+    from tests.support import models
 
-    out = tmp_path / f"model-C{C}"
-    write_model(train(TrainingConfig(C=C), load_dataset()), out)
-    return out
+    return models.write(models.train(C=C), tmp_path / f"model-C{C}")
 
 
 def deployed(code_revision: str, model_version: str) -> dict:

@@ -88,13 +88,9 @@ class Scenario:
 
     def train(self, C: float) -> Path:
         """A real model trained with regularisation C, ready to publish."""
-        from model_training import TrainingConfig, train
-        from model_training.artifact import write_model
-        from model_training.data import load_dataset
+        from tests.support import models
 
-        out = self.root / f"model-C{C}"
-        write_model(train(TrainingConfig(C=C), load_dataset()), out)
-        return out
+        return models.write(models.train(C=C), self.root / f"model-C{C}")
 
     def publish(self, model_dir: Path) -> modelstore.PublishedModel:
         """Publish as `liveline publish` does: with hooks, the receiver is told."""

@@ -45,7 +45,10 @@ def _render(
     deadline: int | None = None,
 ):
     kubectl = k8s_build.binary(local_platform, "kubectl")
-    docs = k8s.render(K8S / "overlays" / overlay, release, kubectl, namespace, deadline)
+    docs = k8s.render(
+        K8S / "overlays" / overlay, release, kubectl, namespace=namespace,
+        progress_deadline_s=deadline,
+    )  # fmt: skip
     # The namespace is the test's own; the overlay's Namespace object is not needed.
     return k8s_node.on_simulated_node([d for d in docs if d["kind"] != "Namespace"])
 
@@ -150,7 +153,9 @@ def test_down_stops_the_cluster_and_a_warm_start_keeps_its_state(local_platform,
 def test_the_app_port_comes_from_settings_when_rendered(local_platform, namespace):
     kubectl = k8s_build.binary(local_platform, "kubectl")
     overlay = settings.REPO_ROOT / "k8s" / "overlays" / "local"
-    docs = k8s.render(overlay, _release(GOOD, DIGEST_A), kubectl, namespace, serve_port=9090)
+    docs = k8s.render(
+        overlay, _release(GOOD, DIGEST_A), kubectl, namespace=namespace, serve_port=9090
+    )
     dep = next(d for d in docs if d["kind"] == "Deployment")
     (port,) = dep["spec"]["template"]["spec"]["containers"][0]["ports"]
     assert port == {"name": "http", "containerPort": 9090}

@@ -112,7 +112,7 @@ def namespace(real_node, kube_api) -> Iterator[str]:
 def _roll_out(layout, api, release: k8s.Release, namespace: str, deadline: int | None = None):
     kubectl = k8s_build.binary(layout, "kubectl")
     overlay = REPO / "k8s" / "overlays" / "local"
-    docs = k8s.render(overlay, release, kubectl, namespace, deadline)
+    docs = k8s.render(overlay, release, kubectl, namespace=namespace, progress_deadline_s=deadline)
     # Not pin_node_port: the fixed NodePort is the deploy job's Service's, in its namespace.
     docs = [d for d in docs if d["kind"] != "Namespace"]
     return k8s.deploy(api, docs, namespace, DEPLOYMENT, timeout=ROLLOUT_TIMEOUT_S)

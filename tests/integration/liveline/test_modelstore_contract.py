@@ -4,8 +4,6 @@ tampered uploads, a version that already exists, the store down."""
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -16,11 +14,12 @@ import pytest
 import devplatform
 from liveline import modelstore
 from liveline.modelstore import watch
-from liveline.modelstore.objects import ObjectExists, listing
+from liveline.modelstore.base import ObjectExists
+from liveline.modelstore.objects import NewObject, listing
 from liveline.project import Gates
 from liveline_cli import publish
-from model_training.artifact import write_model
 from modelcard import sha256
+from tests.support import models
 from tests.support.stores import Kit
 
 pytestmark = pytest.mark.integration
@@ -67,12 +66,12 @@ def test_publish_writes_artifact_and_card_with_hashes_into_a_private_store(
 
 
 def test_republishing_a_version_keeps_the_published_objects(
-    store: Kit, model_dir_pristine, trained, tmp_path
+    store: Kit, model_dir_pristine, tmp_path
 ):
     first = modelstore.publish(store.bucket, model_dir_pristine).model
-    # The same model serialized again (as another process would) has other skops bytes.
-    again = dataclasses.replace(trained, pipeline=copy.deepcopy(trained.pipeline))
-    write_model(again, tmp_path / "again")
+    # The same model trained and serialized again (as another process would) has the same
+    # version and other skops bytes.
+    models.write(models.train(), tmp_path / "again")
     assert _card(tmp_path / "again")["artifacts"][0]["sha256"] != first.artifact_sha256
     done = modelstore.publish(store.bucket, tmp_path / "again")
     assert not done.uploaded
@@ -94,9 +93,11 @@ def test_a_version_that_exists_is_never_overwritten_even_racing(store: Kit, mode
     exactly one wins, and the loser's bytes never land."""
     store.bucket.ensure()
     name = _name(model_dir_pristine, "model_card.json")
-    store.bucket.put(name, b"first", {"sha256": sha256(b"first")}, "application/json")
+    store.bucket.put(NewObject(name, b"first", {"sha256": sha256(b"first")}, "application/json"))
     with pytest.raises(ObjectExists):
-        store.bucket.put(name, b"second", {"sha256": sha256(b"second")}, "application/json")
+        store.bucket.put(
+            NewObject(name, b"second", {"sha256": sha256(b"second")}, "application/json")
+        )
     assert store.raw_get(name) == b"first"
 
 

@@ -19,7 +19,7 @@ from liveline import modelstore
 from liveline.modelstore import mlflow_layout, mlflow_rest
 from liveline.modelstore.mlflow_registry import MlflowStore
 from modelcard import ARTIFACT_FILE
-from tests.support.stores import MlflowKit
+from tests.support.mlflow_kit import MlflowKit
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,9 @@ import requests
 from liveline import images, settings
 from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
+from tests.support import models
 from tests.support.gitrepo import git
+from tests.support.models import skops_only
 
 pytestmark = pytest.mark.integration
 
@@ -37,17 +39,6 @@ def _build(docker_client, local_platform, tmp: Path, source, model_dir: Path, ta
         base_image=s.base_image, created="2026-01-01T00:00:00Z",
     )  # fmt: skip
     return images.build(docker_client, context, reference, args), card, revision
-
-
-def skops_only(model_dir: Path) -> Path:
-    """The model without its ONNX graph, as publishing leaves a model it cannot convert."""
-    card_path = model_dir / "model_card.json"
-    card = json.loads(card_path.read_text())
-    card["artifacts"] = [a for a in card["artifacts"] if a["format"] == "skops"]
-    card["onnx"] = {"status": "skipped", "reason": "test: served by skops"}
-    card_path.write_text(json.dumps(card))
-    (model_dir / "model.onnx").unlink()
-    return model_dir
 
 
 @pytest.fixture(scope="module")
@@ -127,14 +118,10 @@ def _one_new_layer(docker_client, before, after) -> tuple[list[str], list[str]]:
 
 
 def test_model_only_change_rebuilds_only_the_model_layer(
-    built, docker_client, local_platform, tmp_path, source, dataset
+    built, docker_client, local_platform, tmp_path, source
 ):
-    from model_training import TrainingConfig, train
-    from model_training.artifact import write_model
-
-    other = train(TrainingConfig(C=0.5), dataset)
-    model_dir = tmp_path / "model"
-    write_model(other, model_dir)
+    other = models.train(C=0.5)
+    model_dir = models.write(other, tmp_path / "model")
     image, _, _ = _build(docker_client, local_platform, tmp_path, source, model_dir, "model2")
     first, _, _ = built
     # Everything up to the model step comes from cache; of the filesystem layers only the
@@ -142,8 +129,8 @@ def test_model_only_change_rebuilds_only_the_model_layer(
     old_layers, new_layers = _one_new_layer(docker_client, first, image)
     assert new_layers[-2] == old_layers[-2]
     assert image.cached_steps >= 8
-    assert image.labels["io.liveline.model.version"] == other.version
-    assert other.version != first.labels["io.liveline.model.version"]
+    assert image.labels["io.liveline.model.version"] == other.described.version
+    assert other.described.version != first.labels["io.liveline.model.version"]
 
 
 def test_code_only_change_rebuilds_only_the_code_layer(

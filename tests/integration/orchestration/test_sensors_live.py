@@ -53,7 +53,9 @@ def roll_out(c, digest: str, run_id: str = "run-test", record: bool = True) -> s
     """Roll a release out as cluster_deployment does, and record it like the asset."""
     release = k8s.Release(REPOSITORY, digest, "c0ffee", "m1", run_id)
     kubectl = k8s_build.binary(c.layout, "kubectl")
-    docs = k8s.render(settings.REPO_ROOT / "k8s/overlays/local", release, kubectl, c.namespace)
+    docs = k8s.render(
+        settings.REPO_ROOT / "k8s/overlays/local", release, kubectl, namespace=c.namespace
+    )
     # Made-up digests: only the kwok node "runs" them.
     k8s_node.on_simulated_node(docs)
     rollout = k8s.deploy(c.api, docs, c.namespace, NAME, timeout=60)

@@ -75,11 +75,11 @@ def test_the_path_filter_and_a_force_push(world, model_dir_pristine):
 
 
 def test_a_published_model_is_reported_as_model_blob_and_released(
-    world, model_dir_pristine, tmp_path, trained
+    world, model_dir_pristine, tmp_path
 ):
     publish(world, model_dir_pristine)
     tick(world)
-    newer = publish(world, retrain(tmp_path, trained, C=0.5))
+    newer = publish(world, retrain(tmp_path, C=0.5))
     result = tick(world)
     (event,) = result.asset_events
     assert isinstance(event, AssetMaterialization)
@@ -95,20 +95,18 @@ def test_a_published_model_is_reported_as_model_blob_and_released(
     assert tick(world).asset_events == []  # reported once
 
 
-def test_a_commit_and_a_model_in_one_tick_make_one_release(
-    world, model_dir_pristine, tmp_path, trained
-):
+def test_a_commit_and_a_model_in_one_tick_make_one_release(world, model_dir_pristine, tmp_path):
     publish(world, model_dir_pristine)
     tick(world)
     head = commit(world.repo, "serving/app.py", "v2")
-    newer = publish(world, retrain(tmp_path, trained, C=0.5))
+    newer = publish(world, retrain(tmp_path, C=0.5))
     (request,) = tick(world).run_requests
     assert request.run_key == f"{head}:{newer.name}/{newer.version}"
     assert request.tags["liveline/trigger"] == "commit+model"
 
 
 def test_a_commit_and_a_model_in_consecutive_ticks_make_one_release_after_the_settle_time(
-    world, model_dir_pristine, tmp_path, trained, monkeypatch
+    world, model_dir_pristine, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("LIVELINE_RELEASE_SETTLE_S", "3600")
     publish(world, model_dir_pristine)
@@ -116,7 +114,7 @@ def test_a_commit_and_a_model_in_consecutive_ticks_make_one_release_after_the_se
     head = commit(world.repo, "serving/app.py", "v2")
     settling = tick(world)
     assert settling.run_requests == [] and "releasing after 3600 s quiet" in settling.skip_message
-    newer = publish(world, retrain(tmp_path, trained, C=0.5))
+    newer = publish(world, retrain(tmp_path, C=0.5))
     settling = tick(world)  # the model is reported at once, the release still waits
     assert settling.run_requests == [] and len(settling.asset_events) == 1
     assert ReleaseCursor.load(world.cursor).pending == "commit+model"

@@ -42,10 +42,10 @@ def test_a_partial_upload_is_ignored_until_its_card_lands(world, model_dir_prist
     assert len(result.run_requests) == 1
 
 
-def test_a_tampered_model_is_passed_over(world, model_dir_pristine, tmp_path, trained):
+def test_a_tampered_model_is_passed_over(world, model_dir_pristine, tmp_path):
     publish(world, model_dir_pristine)
     tick(world)
-    newer = publish(world, retrain(tmp_path, trained, C=0.5))
+    newer = publish(world, retrain(tmp_path, C=0.5))
     blob = world.container.get_blob_client(f"{newer.name}/{newer.version}/model.skops")
     data = bytearray(blob.download_blob().readall())
     data[len(data) // 2] ^= 0x01

@@ -1,4 +1,5 @@
-"""Training is reproducible, evaluated on held-out data and described by its card."""
+"""Training is reproducible, evaluated on held-out data and described by its card: the
+project's recipe (pyproject.toml) through liveline.training, as the asset graph runs it."""
 
 from __future__ import annotations
 
@@ -9,46 +10,54 @@ from datetime import UTC, datetime
 import pytest
 import sklearn
 
-from model_training import TrainingConfig, train
-from model_training.artifact import described
-from model_training.data import load_dataset
+from liveline import project, settings, training
+from model_training.recipe import Recipe, table_summary
+from tests.support import models
 
 
-def test_same_config_gives_same_model_version(dataset, trained):
-    again = train(TrainingConfig(), load_dataset())
-    assert again.version == trained.version
-    assert again.metrics == trained.metrics
+def test_same_recipe_gives_same_model_version(trained):
+    again = models.train()
+    assert again.described.version == trained.described.version
+    assert again.described.metrics == trained.described.metrics
 
 
-def test_another_config_gives_another_version(dataset, trained):
-    other = train(TrainingConfig(C=0.1), dataset)
-    assert other.version != trained.version
+def test_other_params_give_another_version(trained):
+    assert models.train(C=0.1).described.version != trained.described.version
 
 
-def test_another_seed_gives_another_version(dataset, trained):
-    assert train(TrainingConfig(random_state=7), dataset).version != trained.version
+def test_another_seed_gives_another_version(trained):
+    assert models.train(random_state=7).described.version != trained.described.version
 
 
 def test_held_out_metrics_are_good(trained):
-    assert set(trained.metrics) == {"accuracy", "f1", "roc_auc"}
-    assert trained.metrics["accuracy"] > 0.95
-    assert trained.metrics["f1"] > 0.95
-    assert trained.metrics["roc_auc"] > 0.98
-    assert trained.n_test == 143 and trained.n_train == 426
+    measured = trained.described.metrics
+    assert set(measured) == {"accuracy", "f1", "roc_auc"}
+    assert measured["accuracy"] > 0.95
+    assert measured["f1"] > 0.95
+    assert measured["roc_auc"] > 0.98
+    assert trained.fitted.n_train == 426 and len(trained.fitted.evaluation.features) == 143
 
 
-def test_dataset_fingerprint_tracks_content(dataset):
-    assert dataset.fingerprint == load_dataset().fingerprint
-    changed = load_dataset()
-    changed.features[0, 0] += 1.0
-    assert changed.fingerprint != dataset.fingerprint
+def test_table_fingerprint_tracks_content(trained):
+    table, _ = training.load_table(*_project())
+    assert table_summary(table)["fingerprint"] == trained.summary["fingerprint"]
+    table.iloc[0, 0] += 1.0
+    assert table_summary(table)["fingerprint"] != trained.summary["fingerprint"]
 
 
-def test_card_describes_the_artifact(trained):
-    done = described(trained, datetime(2026, 1, 2, tzinfo=UTC))
+def test_changed_data_is_refused_when_a_fingerprint_is_expected(trained):
+    table, source = training.load_table(*_project())
+    table.iloc[0, 0] += 1.0
+    expected = trained.summary["fingerprint"]
+    with pytest.raises(ValueError, match=f"no longer {expected}"):
+        training.train_table(Recipe(), table, source, expected_fingerprint=expected)
+
+
+def test_card_describes_the_artifact():
+    trained = models.train(created_at=datetime(2026, 1, 2, tzinfo=UTC))
+    done = trained.described
     card, artifact = done.card, done.artifacts["model.skops"]
     assert card["schema_version"] == 2 and card["task"] == "binary_classification"
-    assert card["model_version"] == trained.version
     entry, graph = card["artifacts"]
     assert entry == {"file": "model.skops", "format": "skops", "size": len(artifact),
                      "sha256": hashlib.sha256(artifact).hexdigest()}  # fmt: skip
@@ -60,22 +69,30 @@ def test_card_describes_the_artifact(trained):
     assert card["features"][0] == {"name": "mean radius", "dtype": "float64"}
     assert len(card["features"]) == 30
     assert card["classes"] == [0, 1]
-    assert card["class_names"] == ["malignant", "benign"]
     assert card["libraries"]["scikit-learn"] == sklearn.__version__
-    assert card["lineage"]["training_data"]["fingerprint"] == trained.dataset_fingerprint
-    assert card["lineage"]["config"] == TrainingConfig().to_dict()
+    lineage = card["lineage"]
+    assert lineage["training_data"]["fingerprint"] == trained.summary["fingerprint"]
+    assert lineage["training_data"]["name"] == "loader model_training.builtin:breast_cancer"
+    declared = training.recipe(_project()[0])
+    assert lineage["config"] == declared.to_dict()
+    assert lineage["config"]["params"] == {"C": 1.0, "max_iter": 1000}
     assert card["evaluation"]["rows"] == 143
-    assert card["metrics"] == pytest.approx(trained.metrics)
+    assert card["metrics"] == pytest.approx(done.metrics)
     assert card["created_at"] == "2026-01-02T00:00:00+00:00"
     golden = card["golden"]
-    assert len(golden["inputs"]) == len(golden["predictions"]) == TrainingConfig().golden_rows
+    assert len(golden["inputs"]) == len(golden["predictions"]) == declared.golden_rows
     json.dumps(card)  # serialisable as is
 
 
 @pytest.mark.parametrize(
     "bad",
-    [{"test_size": 0.0}, {"C": -1.0}, {"max_iter": 0}, {"model_name": "a/b"}],
-)
-def test_invalid_config_is_refused(bad):
-    with pytest.raises(ValueError):
-        TrainingConfig(**bad)
+    [{"test_size": 0.0}, {"test_size": 1.0}, {"golden_rows": 0}, {"model_name": "a/b"},
+     {"model_name": ""}, {"entry_point": "no_colon"}],
+)  # fmt: skip
+def test_invalid_recipe_is_refused(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Recipe(**bad)
+
+
+def _project() -> tuple[project.Project, settings.Settings]:
+    return project.load(models.PROJECT_FILE), settings.load()

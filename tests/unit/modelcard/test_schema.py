@@ -35,9 +35,7 @@ def _regression() -> dict:
 
 @pytest.fixture(scope="module")
 def cards(trained) -> dict[str, dict]:
-    from model_training.artifact import described
-
-    return {"binary": described(trained).card, "multiclass": _multiclass(),
+    return {"binary": trained.described.card, "multiclass": _multiclass(),
             "regression": _regression()}  # fmt: skip
 
 

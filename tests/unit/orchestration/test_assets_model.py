@@ -9,7 +9,6 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterEventType, instance_for_test, materialize
 
 from liveline import modelstore
-from model_training.artifact import described
 from modelcard import CARD_FILE, ModelCard
 from orchestration.assets.model import card_markdown, store_model, trained_model, training_data
 from orchestration.checks import trained_model_quality_gate
@@ -114,7 +113,7 @@ def test_quality_gate_fails_a_model_below_the_minimums(monkeypatch):
 
 
 def test_store_model_keeps_an_intact_folder_and_repairs_a_broken_one(tmp_path, trained):
-    done = described(trained)
+    done = trained.described
     path = store_model(done, tmp_path)
     card_before = (path / CARD_FILE).read_bytes()
     assert store_model(done, tmp_path) == path

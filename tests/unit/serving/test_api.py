@@ -20,7 +20,7 @@ def test_score_rows_in_card_order(client, card, trained):
     r = _score(client, {"input": rows})
     assert r.status_code == 200
     body = r.get_json()
-    assert body["model_version"] == trained.version
+    assert body["model_version"] == trained.described.version
     assert body["model_name"] == card["model_name"]
     assert body["classes"] == [0, 1]
     for got, want in zip(body["probabilities"], card["golden"]["probabilities"][:3], strict=True):
@@ -51,7 +51,7 @@ def test_batch_at_the_limit(client, card):
 
 def test_every_response_names_model_and_code(client, trained):
     for r in (client.get("/healthz"), client.get("/nope"), _score(client, {})):
-        assert r.headers["X-Model-Version"] == trained.version
+        assert r.headers["X-Model-Version"] == trained.described.version
         assert r.headers["X-Code-Revision"] == "0123abc"
 
 
@@ -176,11 +176,11 @@ def test_health_ready_version(client, trained, card):
     assert client.get("/healthz").get_json() == {"status": "alive"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["model_version"] == trained.version
+    assert ready.get_json()["model_version"] == trained.described.version
     version = client.get("/version").get_json()
     assert version["code_revision"] == "0123abc"
     assert version["build_time"] == "2026-01-01T00:00:00Z"
-    assert version["model_version"] == trained.version
+    assert version["model_version"] == trained.described.version
     assert version["model_name"] == card["model_name"]
     assert version["sklearn_version"] == card["libraries"]["scikit-learn"]
 
@@ -190,7 +190,7 @@ def test_metrics_count_requests_by_endpoint_and_status(client, trained):
     _score(client, {"input": []})
     client.get("/no/such/path")
     text = client.get("/metrics").get_data(as_text=True)
-    v = trained.version
+    v = trained.described.version
     assert "# TYPE liveline_http_request_duration_seconds histogram" in text
     assert (
         f'liveline_http_requests_total{{endpoint="/score",method="POST",model_version="{v}",'

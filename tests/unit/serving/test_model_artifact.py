@@ -13,14 +13,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from model_training.evaluate import predict
 from serving.model import ModelLoadError, load_model
 
 
 def test_round_trip_scores_like_the_trained_pipeline(model_dir, trained, card):
     loaded = load_model(model_dir, "skops")
-    assert loaded.card.model_version == trained.version
+    assert loaded.card.model_version == trained.described.version
     rows = np.asarray(card["golden"]["inputs"])
-    np.testing.assert_allclose(loaded.predict_proba(rows), trained.pipeline.predict_proba(rows))
+    np.testing.assert_allclose(
+        loaded.predict_proba(rows), predict(trained.fitted.estimator, rows)[1]
+    )
     np.testing.assert_allclose(loaded.predict_proba(rows), card["golden"]["probabilities"])
 
 
@@ -64,12 +67,12 @@ def test_untrusted_types_are_refused(model_dir, dataset):
 
 def test_scikit_learns_own_tree_types_are_trusted(model_dir, dataset):
     # skops' defaults refuse sklearn.ensemble's TreePredictor; Liveline trusts sklearn's.
-    model = HistGradientBoostingClassifier(max_iter=5).fit(dataset.features, dataset.target)
+    model = HistGradientBoostingClassifier(max_iter=5).fit(dataset.data, dataset.target)
     assert skops.io.get_untrusted_types(data=skops.io.dumps(model))
     _replace_artifact(model_dir, skops.io.dumps(model))
     loaded = load_model(model_dir, "skops")
     np.testing.assert_allclose(
-        loaded.predict_proba(dataset.features[:5]), model.predict_proba(dataset.features[:5])
+        loaded.predict_proba(dataset.data[:5]), model.predict_proba(dataset.data[:5])
     )
 
 

@@ -17,6 +17,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 import modelcard
 from model_training.describe import describe
+from model_training.evaluate import predict
 from model_training.tables import eval_data
 from serving import create_app
 from serving.model import ModelLoadError, load_model
@@ -27,7 +28,10 @@ def test_the_graph_is_served_by_default_and_answers_as_the_estimator(model_dir, 
     assert loaded.runtime.name == "onnxruntime" and loaded.runtime.artifact == "model.onnx"
     rows = np.asarray(card["golden"]["inputs"])
     np.testing.assert_allclose(
-        loaded.predict_proba(rows), trained.pipeline.predict_proba(rows), rtol=1e-9, atol=1e-9
+        loaded.predict_proba(rows),
+        predict(trained.fitted.estimator, rows)[1],
+        rtol=1e-9,
+        atol=1e-9,
     )
 
 
@@ -80,8 +84,8 @@ def test_a_tampered_graph_is_refused_whichever_runtime_is_chosen(model_dir):
     ids=["float-graph", "other-weights"],
 )
 def test_another_models_graph_is_refused(model_dir, dataset, other, message):
-    other.fit(dataset.features, dataset.target)
-    data = eval_data(dataset.features, dataset.target, feature_names=dataset.feature_names)
+    other.fit(dataset.data, dataset.target)
+    data = eval_data(dataset.data, dataset.target, feature_names=list(dataset.feature_names))
     _swap_graph(model_dir, describe(other, data, name="other").artifacts["model.onnx"])
     with pytest.raises(ModelLoadError, match=rf"{message}.*graph is not this model"):
         load_model(model_dir)

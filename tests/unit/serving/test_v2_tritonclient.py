@@ -12,6 +12,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 import modelcard
 from model_training.describe import describe
+from model_training.evaluate import predict
 from model_training.tables import eval_data
 from tests.support import served
 
@@ -57,10 +58,9 @@ def test_tritonclient_on_the_binary_classifier(model_dir, trained, card, tmp_pat
         finally:
             client.close()
     assert result.get_response()["id"] == "t-1"
-    assert result.as_numpy("predict").tolist() == trained.pipeline.predict(rows).tolist()
-    np.testing.assert_allclose(
-        result.as_numpy("predict_proba"), trained.pipeline.predict_proba(rows), atol=1e-9
-    )
+    predictions, probabilities = predict(trained.fitted.estimator, rows)
+    assert result.as_numpy("predict").tolist() == predictions.tolist()
+    np.testing.assert_allclose(result.as_numpy("predict_proba"), probabilities, atol=1e-9)
 
 
 def test_tritonclient_on_string_labels_with_default_outputs(wine, tmp_path):
