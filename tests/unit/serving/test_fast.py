@@ -80,6 +80,9 @@ def _requests(card) -> dict[str, tuple[dict, bool]]:
         "no content type": post("/score", {"input": [ROW]}, None),
         "over the limit": post("/score", b" " * (64 * 1024 + 1)),
         "chunked": chunked(row),
+        "shorter than its Content-Length": post(
+            "/score", row, environ_overrides={"CONTENT_LENGTH": str(len(row) + 10)}
+        ),
         "chunked over the limit": chunked(row + b" " * 64 * 1024),
         "GET /score": {"path": "/score", "method": "GET"},
         "PUT /score": {"path": "/score", "method": "PUT", "data": row},
