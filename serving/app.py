@@ -14,11 +14,13 @@ from werkzeug.exceptions import HTTPException
 
 from serving.envelope import Envelope
 from serving.errors import ApiError
+from serving.fast import FastPath
 from serving.metrics import ServiceMetrics
 from serving.model import ModelLoadError, load_model
 from serving.openapi import build_openapi
 from serving.routes import blueprint as routes
 from serving.routes import json_response
+from serving.scoring import Scoring
 from serving.v2 import blueprint as v2
 
 log = logging.getLogger("serving")
@@ -56,6 +58,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     revision = app.config["CODE_REVISION"]
     metrics = ServiceMetrics(model.card.model_name, model.card.model_version, revision)
     app.extensions["metrics"] = metrics
+    scoring = Scoring(
+        model,
+        metrics,
+        max_rows=app.config["MAX_BATCH_ROWS"],
+        max_abs=app.config["MAX_ABS_VALUE"],
+        max_body=app.config["MAX_CONTENT_LENGTH"],
+    )
+    app.extensions["scoring"] = scoring
     app.extensions["openapi"] = build_openapi(
         model.card,
         max_rows=app.config["MAX_BATCH_ROWS"],
@@ -72,7 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     }
 
     # The identity headers and the request metrics, on every response (serving.envelope).
-    app.wsgi_app = Envelope(app.wsgi_app, identity, metrics)  # type: ignore[method-assign]
+    envelope = Envelope(app.wsgi_app, identity, metrics)
 
     @app.errorhandler(ApiError)
     def api_error(e: ApiError) -> Response:
@@ -98,6 +108,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(routes)
     app.register_blueprint(v2)
+    # Successful scoring requests are answered in front of Flask (serving.fast says why).
+    fast = FastPath(envelope, scoring, envelope.identity, app.url_map)
+    app.wsgi_app = fast  # type: ignore[method-assign]
     log.info(
         "serving %s version %s (code %s) on %s %s",
         model.card.model_name,

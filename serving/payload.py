@@ -14,6 +14,9 @@ import orjson
 from serving.errors import ApiError
 
 _NUMBER_TYPES = (int, float)
+# The bytes JSON numbers in lists are written with; without them, {"input": [[...]]} is:
+_NUMERIC = b"0123456789.-+eE,[] \t\r\n"
+_INPUT_KEY = b'{"input":}'
 
 
 def parse_rows(
@@ -51,8 +54,8 @@ def parse_rows(
 def check_range(matrix: np.ndarray, max_abs: float, where: Callable[[int, int], str]) -> None:
     """400 naming the first value outside [-max_abs, max_abs]; `where(row, feature)` says
     where it is, in the request's own terms. NaN and infinities are refused too."""
-    out_of_range = ~(np.abs(matrix) <= max_abs)  # one comparison: NaN compares False
-    if out_of_range.any():
+    if not np.abs(matrix).max() <= max_abs:  # NaN compares False
+        out_of_range = ~(np.abs(matrix) <= max_abs)
         i, j = (int(v) for v in np.argwhere(out_of_range)[0])
         raise ApiError(
             400,
@@ -81,19 +84,21 @@ def _rows_from_instances(instances: list, names: tuple[str, ...]) -> list[list]:
 
 
 def _to_matrix(rows: list, names: tuple[str, ...], field: str, body: bytes) -> np.ndarray:
-    # numpy silently turns JSON true/false into 1/0 beside numbers; a byte scan (fast,
-    # in C) tells whether any boolean can be present before we trust the conversion.
-    maybe_bool = b"true" in body or b"false" in body
-    # The common body, {"input": [[numbers]]}: its only quotes are the key's, so no value
-    # is a string (which a float64 conversion would parse) and none is null (which would
-    # become NaN): convert straight to float64, a third faster than inferring the type.
-    if field == "input" and not maybe_bool and body.count(b'"') == 2 and b"null" not in body:
+    # The common body, {"input": [[numbers]]}: nothing in it but its key and the bytes of
+    # numbers in lists, so no value is a string (which a float64 conversion would parse),
+    # a boolean (1 or 0) or null (NaN). One byte scan, in C, tells (measured on 100 rows:
+    # 8 us, against 47 us for looking for each of them); the rows then go straight into
+    # float64, without numpy inferring their type (a third faster).
+    if field == "input" and body.translate(None, _NUMERIC) == _INPUT_KEY:
         try:
             matrix = np.array(rows, dtype=np.float64)
         except (ValueError, TypeError, OverflowError):  # ragged, nested, huge integers
             matrix = None
         if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == len(names):
             return matrix
+    # numpy silently turns JSON true/false into 1/0 beside numbers: whether any can be
+    # present decides whether the conversion can be trusted.
+    maybe_bool = b"true" in body or b"false" in body
     try:
         matrix = np.array(rows)
     except ValueError:  # ragged rows

@@ -13,7 +13,8 @@ from flask import Blueprint, Response, current_app, request
 from modelcard import INPUT, ModelCard
 from serving.errors import ApiError
 from serving.model import LoadedModel
-from serving.routes import checked_scores, json_response, read_body
+from serving.routes import json_response
+from serving.scoring import JSON, Scoring, dump_json, read_body
 from serving.v2_tensors import PREDICT, PREDICT_PROBA, encode, parse_infer
 
 blueprint = Blueprint("v2", __name__, url_prefix="/v2")
@@ -78,30 +79,41 @@ def model_ready(name: str, version: str | None = None) -> Response:
 @blueprint.post("/models/<name>/infer")
 @blueprint.post("/models/<name>/versions/<version>/infer")
 def infer(name: str, version: str | None = None) -> Response:
-    model = _model(name, version)
-    card = model.card
+    # serving.fast answers most of these requests before Flask; what it leaves to this
+    # view (another model, a chunked body, every error) is answered alike.
+    _model(name, version)
+    scoring: Scoring = current_app.extensions["scoring"]
+    body = read_body(request.environ, scoring.max_body)
+    answer, content_type, headers = infer_answer(scoring, body, request.headers.get(HEADER_LENGTH))
+    response = Response(answer, content_type=content_type)
+    response.headers.extend(headers)
+    return response
+
+
+def infer_answer(
+    scoring: Scoring, body: bytes, header_length: str | None
+) -> tuple[bytes, str, list[tuple[str, str]]]:
+    """The answer to an infer request body: its bytes, Content-Type and further headers
+    (Triton's binary extension says where the JSON header ends); ApiError if invalid."""
+    card = scoring.model.card
     parsed = parse_infer(
-        read_body(),
-        request.headers.get(HEADER_LENGTH),
+        body,
+        header_length,
         len(card.feature_names),
-        current_app.config["MAX_BATCH_ROWS"],
-        current_app.config["MAX_ABS_VALUE"],
+        scoring.max_rows,
+        scoring.max_abs,
         tuple(n for n, _, _ in _outputs(card)),
     )
-    scores = checked_scores(model, parsed.rows)
+    scores = scoring.checked_scores(parsed.rows)
     values = {PREDICT: scores.predictions, PREDICT_PROBA: scores.probabilities}
     entries, raw = encode([(n, values[n], binary) for n, binary in parsed.outputs.items()])
-    body = {
-        "model_name": card.model_name,
-        "model_version": card.model_version,
-        "outputs": entries,
-    } | ({"id": parsed.id} if parsed.id is not None else {})
-    response = json_response(body)
-    if raw:
-        header = response.get_data()
-        response = Response(header + raw, mimetype="application/octet-stream")
-        response.headers[HEADER_LENGTH] = str(len(header))
-    return response
+    header = dump_json(
+        {"model_name": card.model_name, "model_version": card.model_version, "outputs": entries}
+        | ({"id": parsed.id} if parsed.id is not None else {})
+    )
+    if not raw:
+        return header, JSON, []
+    return header + raw, "application/octet-stream", [(HEADER_LENGTH, str(len(header)))]
 
 
 def _model(name: str, version: str | None) -> LoadedModel:

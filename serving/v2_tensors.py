@@ -61,7 +61,7 @@ def parse_infer(
             400,
             f"'inputs' must be a list of one tensor named {INPUT!r}, shape [rows, {n_features}]",
         )
-    rows = _input(_object(inputs[0], "inputs[0]"), binary, n_features, max_rows)
+    rows = _input(_object(inputs[0], "inputs[0]"), header, binary, n_features, max_rows)
     check_range(rows, max_abs, lambda i, j: f"input row {i}, feature {j}")
     binary_default = params.get("binary_data_output", False) is True
     return InferRequest(request_id, rows, _outputs(payload, output_names, binary_default))
@@ -83,7 +83,9 @@ def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     return body[:n], body[n:]
 
 
-def _input(tensor: dict, binary: bytes, n_features: int, max_rows: int) -> np.ndarray:
+def _input(
+    tensor: dict, header: bytes, binary: bytes, n_features: int, max_rows: int
+) -> np.ndarray:
     name, datatype, shape = tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
     if name != INPUT:
         raise ApiError(400, f"input is named {name!r}; this model's input is {INPUT!r}")
@@ -113,30 +115,28 @@ def _input(tensor: dict, binary: bytes, n_features: int, max_rows: int) -> np.nd
     else:
         if binary:
             raise ApiError(400, "the body has bytes after its JSON header that no input claims")
-        values = _json_data(tensor.get("data"), count)
+        values = _json_data(tensor.get("data"), count, header)
     return values.reshape(shape).astype(np.float64)
 
 
-def _json_data(data: Any, count: int) -> np.ndarray:
-    """Row-major values, nested or flat; numbers only (not booleans), exactly `count`."""
+def _json_data(data: Any, count: int, header: bytes) -> np.ndarray:
+    """Row-major values, nested or flat; numbers only (not booleans), exactly `count`.
+    `header` is the JSON they were read from."""
     if not isinstance(data, list):
         raise ApiError(400, "input 'data' must be a list of numbers (nested or flat)")
     try:
         values = np.array(data)
     except ValueError:  # ragged
         values = None
-    if values is None or values.dtype.kind not in "fi" or _has_bool(data):
+    # numpy turns true/false into 1/0 beside numbers: if the JSON has any (a byte scan,
+    # in C), every value is checked.
+    maybe_bool = b"true" in header or b"false" in header
+    if values is None or values.dtype.kind not in "fi" or maybe_bool:
         flat = _flatten(data)
         values = np.array(flat, dtype=np.float64)
     if values.size != count:
         raise ApiError(400, f"input 'data' holds {values.size} values; its shape needs {count}")
     return values.reshape(-1)
-
-
-def _has_bool(data: list) -> bool:
-    """numpy turns true/false into 1/0 beside numbers: look, in C, before trusting it."""
-    text = orjson.dumps(data)
-    return b"true" in text or b"false" in text
 
 
 def _flatten(data: Any) -> list[float]:
