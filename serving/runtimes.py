@@ -133,24 +133,29 @@ def check_golden(card: ModelCard, run: Any) -> None:
         )
 
 
+NO_FEATURE_NAMES = "X does not have valid feature names"
+
+
 def _skops(card: ModelCard, artifact: bytes) -> Runtime:
     check_sklearn_version(card)
     import sklearn  # seconds to import: only for the runtime that needs it
 
     estimator: Any = load_estimator(artifact)
     check_estimator(card, estimator)
+    # A model fitted on a DataFrame warns on every call that the rows have no names; the
+    # card's feature order stands in for them, checked at publish. Filtered for the whole
+    # process, once: warnings.catch_warnings() per call swaps the process's filter list,
+    # so with gunicorn's threads one request's exit could unfilter another's predict.
+    warnings.filterwarnings("ignore", message=NO_FEATURE_NAMES, category=UserWarning)
 
     def run(rows: np.ndarray) -> np.ndarray:
         # Rows arrive validated as finite float64 (serving.payload), so scikit-learn's own
-        # finiteness scan is redundant. A model fitted on a DataFrame warns that the rows
-        # have no names; the card's feature order stands in for them, checked at publish.
-        # numpy's overflow warnings too: the caller refuses non-finite answers itself.
+        # finiteness scan is redundant. numpy's overflow warnings are off too: the caller
+        # refuses non-finite answers itself (errstate, like config_context, is per thread).
         with (
             sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
-            warnings.catch_warnings(),
             np.errstate(over="ignore", invalid="ignore", divide="ignore"),
         ):
-            warnings.filterwarnings("ignore", message="X does not have valid feature names")
             if card.is_classifier:
                 return estimator.predict_proba(rows)
             return estimator.predict(rows)
