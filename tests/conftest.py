@@ -12,7 +12,7 @@ from sklearn.datasets import load_breast_cancer
 from serving import create_app
 from tests.support import models, tls_origin
 
-# An unclosed TLS socket's ResourceWarning names where it was opened (shown, see pyproject).
+# An unclosed TLS socket's ResourceWarning names where it was opened, and fails the run.
 tls_origin.install()
 
 
