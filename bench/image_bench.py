@@ -20,8 +20,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.models import skops_only  # noqa: E402
-
 from devplatform import docker_engine  # noqa: E402
 from devplatform.layout import Layout  # noqa: E402
 from liveline import images, settings  # noqa: E402
@@ -49,7 +47,7 @@ def main() -> int:
             model_dir = tmp / f"model-{runtime}-{kind}-{run}"
             models.write(models.train(C=model_c), model_dir)
             if runtime == "skops":
-                skops_only(model_dir, "bench: the skops image")
+                models.skops_only(model_dir, "bench: the skops image")
             context, build_args = images.prepare(
                 source, model_dir, tmp / f"ctx-{runtime}-{kind}-{run}", s.wheels_dir,
                 revision=revision, source_label="bench", base_image=s.base_image,

@@ -16,7 +16,6 @@ from liveline.constants import MANIFEST_V2
 from liveline.images import smoke
 from tests.support import models
 from tests.support.gitrepo import git
-from tests.support.models import skops_only
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +158,7 @@ def test_a_model_without_a_graph_gets_the_skops_image(
     built, docker_client, local_platform, tmp_path, source, model_dir
 ):
     image, card, revision = _build(
-        docker_client, local_platform, tmp_path, source, skops_only(model_dir), "skops"
+        docker_client, local_platform, tmp_path, source, models.skops_only(model_dir), "skops"
     )
     assert image.labels["io.liveline.runtime"] == "skops"
     assert image.labels["io.liveline.runtime.version"] == card["libraries"]["scikit-learn"]
@@ -173,7 +172,7 @@ def test_a_model_without_a_graph_gets_the_skops_image(
 def test_build_refuses_a_model_from_another_sklearn(
     docker_client, local_platform, tmp_path, source, model_dir
 ):
-    card_path = skops_only(model_dir) / "model_card.json"
+    card_path = models.skops_only(model_dir) / "model_card.json"
     card = json.loads(card_path.read_text())
     card["libraries"]["scikit-learn"] = "0.0.1"
     card_path.write_text(json.dumps(card))
