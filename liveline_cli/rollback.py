@@ -141,7 +141,9 @@ def _rollback(api, s: settings.Settings, instance: DagsterInstance | None, args)
     else:
         log.info("no earlier release recorded: restoring %s's previous ReplicaSet", where)
         restored = k8s.rollback(api, s.k8s_namespace, s.k8s_deployment)
-        after = k8s.wait(api, s.k8s_namespace, s.k8s_deployment, args.timeout)
+        # A failed rollout's deadline condition outlives the undo (liveline.k8s.deploy).
+        after = k8s.wait(api, s.k8s_namespace, s.k8s_deployment, args.timeout,
+                         deadline_fails=False)  # fmt: skip
         log.info("revision %s restored", restored)
         origin = after.annotations.get(k8s.A_RUN, "")
     if instance is not None:

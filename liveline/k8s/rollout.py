@@ -78,8 +78,12 @@ def live(api: kubernetes.client.ApiClient, namespace: str, name: str) -> Rollout
     )
 
 
-def wait(api: kubernetes.client.ApiClient, namespace: str, name: str, timeout: float) -> Rollout:
-    """Wait like `kubectl rollout status`; raise RolloutError on the progress deadline."""
+def wait(
+    api: kubernetes.client.ApiClient, namespace: str, name: str, timeout: float,
+    *, deadline_fails: bool = True,
+) -> Rollout:  # fmt: skip
+    """Wait like `kubectl rollout status`; raise RolloutError on the progress deadline
+    (unless not `deadline_fails`) or after `timeout`."""
     apps = kubernetes.client.AppsV1Api(api)
     what = f"Deployment {namespace}/{name}"
     started = time.monotonic()
@@ -90,7 +94,11 @@ def wait(api: kubernetes.client.ApiClient, namespace: str, name: str, timeout: f
         progressing = conditions.get("Progressing")
         meta = present(d.metadata, f"metadata of {what}")
         if (st.observed_generation or 0) >= present(meta.generation, f"generation of {what}"):
-            if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
+            if (
+                deadline_fails
+                and progressing is not None
+                and progressing.reason == "ProgressDeadlineExceeded"
+            ):
                 raise RolloutError(
                     f"rollout of {name} missed its progress deadline "
                     f"({d.spec.progress_deadline_seconds} s): {progressing.message}"
@@ -201,7 +209,11 @@ def deploy(
             restored = rollback(api, namespace, name)
         except RolloutError as e:
             raise RolloutError(f"{failure}; and no rollback was possible: {e}") from failure
-        back = wait(api, namespace, name, timeout)
+        # Not failed by the deadline: the controller keeps the failed rollout's
+        # ProgressDeadlineExceeded condition until the restored revision's status changes
+        # (seen: the rollback's first observed status still named the failed ReplicaSet),
+        # while the restored pods, never replaced, are Ready; the timeout still bounds it.
+        back = wait(api, namespace, name, timeout, deadline_fails=False)
         raise RolloutError(
             f"{failure}. Rolled back to revision {restored} ({back.image}), "
             f"{back.replicas_ready} replicas Ready again",
