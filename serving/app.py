@@ -109,7 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(routes)
     app.register_blueprint(v2)
     # Successful scoring requests are answered in front of Flask (serving.fast says why).
-    fast = FastPath(envelope, scoring, envelope.identity, app.url_map)
+    fast = FastPath(envelope, scoring, app.url_map)
     app.wsgi_app = fast  # type: ignore[method-assign]
     log.info(
         "serving %s version %s (code %s) on %s %s",

@@ -32,7 +32,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.routing import Map
 from werkzeug.wsgi import get_content_length
 
-from serving.envelope import STARTED, WsgiApp
+from serving.envelope import STARTED, Envelope, WsgiApp
 from serving.scoring import JSON, Scoring
 from serving.v2 import infer_answer
 
@@ -42,16 +42,10 @@ INFER_HEADER_LENGTH = "HTTP_INFERENCE_HEADER_CONTENT_LENGTH"  # V2's binary exte
 
 
 class FastPath:
-    def __init__(
-        self,
-        app: WsgiApp,
-        scoring: Scoring,
-        identity: list[tuple[str, str]],
-        url_map: Map,
-    ) -> None:
-        self.app = app
+    def __init__(self, envelope: Envelope, scoring: Scoring, url_map: Map) -> None:
+        self.app: WsgiApp = envelope
         self.scoring = scoring
-        self.identity = identity
+        self.identity = envelope.identity  # the headers the envelope adds to Flask's answers
         card = scoring.model.card
         score: Answer = lambda body, _: (scoring.score(body), JSON, [])  # noqa: E731
         infer: Answer = lambda body, environ: infer_answer(  # noqa: E731

@@ -86,8 +86,9 @@ def _plain_input(body: bytes, width: int, max_rows: int) -> np.ndarray | None:
 def check_range(matrix: np.ndarray, max_abs: float, where: Callable[[int, int], str]) -> None:
     """400 naming the first value outside [-max_abs, max_abs]; `where(row, feature)` says
     where it is, in the request's own terms. NaN and infinities are refused too."""
-    if not np.abs(matrix).max() <= max_abs:  # NaN compares False
-        out_of_range = ~(np.abs(matrix) <= max_abs)
+    magnitudes = np.abs(matrix)
+    if not magnitudes.max() <= max_abs:  # NaN compares False
+        out_of_range = ~(magnitudes <= max_abs)
         i, j = (int(v) for v in np.argwhere(out_of_range)[0])
         raise ApiError(
             400,

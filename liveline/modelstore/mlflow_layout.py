@@ -16,9 +16,7 @@ from liveline.modelstore.base import ModelStoreError
 from liveline.modelstore.catalog import PublishedModel
 from liveline.modelstore.mlflow_rest import Client, RegistryError
 from liveline.project import Gates
-from model_training.config import DEFAULT_MODEL_NAME
 
-DEFAULT = DEFAULT_MODEL_NAME  # the registered model watched when none is named
 EXPERIMENT = "liveline-publish"  # the experiment whose runs hold Liveline's publications
 ARTIFACT_DIR = "model"  # the model's folder under its run's artifacts
 CARD_FILE = modelcard.CARD_FILE

@@ -33,6 +33,7 @@ from liveline.modelstore.publishing import Publication, check_gate, read_model_d
 from liveline.modelstore.store import News
 from liveline.project import Gates
 from liveline.settings import Settings
+from model_training.config import DEFAULT_MODEL_NAME
 from modelcard import ModelCard
 
 __all__ = ["MlflowStore", "RegistryUnavailable", "connect", "tracking_uri", "watched"]
@@ -50,7 +51,7 @@ def watched(settings: Settings) -> list[str]:
     names = [n.strip() for n in settings.mlflow_models.split(",") if n.strip()]
     if names:
         return names
-    return [str(project.from_settings(settings).training.get("model_name", layout.DEFAULT))]
+    return [str(project.from_settings(settings).training.get("model_name", DEFAULT_MODEL_NAME))]
 
 
 @contextlib.contextmanager
