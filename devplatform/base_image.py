@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 NAME = "base-image"
 LOCAL_REGISTRY_HOSTS = ("127.0.0.1", "localhost")
 DEBOOTSTRAP_TIMEOUT_S = 1800.0
+PURGE_TIMEOUT_S = 300.0
+# The host's environment, less what the chroot's maintainer scripts must not inherit.
+CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
+              "DEBIAN_FRONTEND": "noninteractive"}  # fmt: skip
 DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
 SUITE = "bookworm"
 # What python:3.11-slim's config provides that a bare import lacks.
@@ -46,11 +50,51 @@ IMAGE_CHANGES = [
     'CMD ["python3"]',
     "LABEL org.liveline.base=debootstrap",
 ]
-# Removed after debootstrap: caches, docs (copyright files stay), message translations and
-# iconv modules (Python has its own codecs). Changing this list means bumping the base
-# image tag in liveline/settings.py, so that machines with the old image rebuild it.
+# Debian packages purged after debootstrap, with dpkg in the chroot, so that its status
+# (which the image's SBOM lists) says what the image holds. An image never installs a
+# package (no apt, no network in builds): it runs python3, the venv/pip of a Dockerfile's
+# deps stage, sh with coreutils/findutils, getent and useradd. Consumers come before what
+# they use, perl-base last: maintainer scripts run while their tools still exist. dpkg is
+# forced past Essential and Depends (debconf's dependants, ca-certificates' on openssl:
+# kept) and nothing left links a purged library (checked with ldd over the image's ELF
+# files). kB: bytes the r2 image lost by each purge. Changing these lists means bumping the
+# base image tag in liveline/settings.py, so that machines with the old image rebuild it.
+PURGE = [
+    # Package management: nothing runs apt here; dpkg itself stays (its status is the SBOM).
+    "apt",  # 2027 kB
+    "libapt-pkg6.0",  # 2217 kB, apt's library
+    "gpgv",  # 491 kB, apt's signature check
+    "debian-archive-keyring",  # 290 kB, apt's keys
+    "libseccomp2",  # 137 kB, apt's sandbox
+    "libxxhash0",  # 89 kB, apt's hashing
+    # apt's TLS stack (Python links libssl3, which stays): gnutls and its libraries.
+    "libgnutls30",  # 2336 kB
+    "libp11-kit0",  # 1281 kB
+    "libidn2-0",  # 215 kB (glibc dlopens it only for getaddrinfo's AI_IDN)
+    "libunistring2",  # 1827 kB
+    "libhogweed6",  # 336 kB
+    "libnettle8",  # 370 kB
+    "libtasn1-6",  # 95 kB
+    # ext2/3/4 tools: containers do not make file systems.
+    "e2fsprogs",  # 1264 kB
+    "logsave",  # 35 kB
+    "libext2fs2",  # 529 kB
+    "libss2",  # 56 kB
+    # Python parts no server or venv uses: 2to3, and the distutils that Python 3.12
+    # drops (pip uses sysconfig on 3.10+; setuptools brings its own copy).
+    "python3-lib2to3",  # 757 kB
+    "python3-distutils",  # 1273 kB
+    # Perl and what runs on it: adduser (Dockerfiles call useradd, from passwd) and
+    # debconf (configures packages at install time). Its cache goes too (TRIM).
+    "adduser",  # 147 kB
+    "debconf",  # 2027 kB with var/cache/debconf
+    "perl-base",  # 7901 kB
+]
+# Removed after the purge: caches, docs (copyright files stay), message translations and
+# iconv modules (Python has its own codecs).
 TRIM = [
     "var/cache/apt",
+    "var/cache/debconf",
     "var/lib/apt/lists",
     "usr/share/man",
     "usr/share/info",
@@ -93,6 +137,17 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
+
+
+def _purge(rootfs: Path, logfile: Path) -> None:
+    cmd = ["chroot", str(rootfs), "dpkg", "--purge", "--force-remove-essential",
+           "--force-depends", *PURGE]  # fmt: skip
+    rc = run_logged(cmd, logfile, PURGE_TIMEOUT_S, env=CHROOT_ENV)
+    if rc != 0:
+        raise processes.PlatformError(
+            f"{NAME}: dpkg --purge in the rootfs failed (exit {rc}). Last lines of "
+            f"{logfile}:\n{tail(logfile)}"
+        )
 
 
 def _trim(rootfs: Path) -> None:
@@ -189,6 +244,7 @@ def _build(layout: Layout) -> None:
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     _debootstrap(layout, rootfs, logfile)
+    _purge(rootfs, logfile)
     _trim(rootfs)
     log.info("%s: rootfs ready in %.0f s; importing", NAME, time.monotonic() - started)
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],

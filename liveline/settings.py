@@ -68,7 +68,7 @@ class Settings:
     mlflow_alias: str = ""
     # Offline stand-in for python:3.11-slim; the tag's -rN names the recipe revision
     # (devplatform/base_image.py).
-    base_image: str = "liveline/python-base:3.11-bookworm-r2"
+    base_image: str = "liveline/python-base:3.11-bookworm-r3"
     serving_repository: str = "liveline/serving"
     # The port the serving app listens on inside its container (serving/Dockerfile's
     # PORT build argument, the manifests' containerPort, the smoke test).

@@ -33,7 +33,7 @@ IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 class BaseImage:
     """The base an image is built on, pinned by content."""
 
-    configured: str  # as configured: "liveline/python-base:3.11-bookworm-r2", "python:3.11-slim"
+    configured: str  # as configured: "liveline/python-base:3.11-bookworm-r3", "python:3.11-slim"
     reference: str  # what FROM uses: "registry/name@sha256:...", or the image id (see pinned_by)
     digest: str  # "sha256:...": the registry's manifest digest, else the engine's image id
     name: str  # fully qualified name:tag, for org.opencontainers.image.base.name
