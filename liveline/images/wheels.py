@@ -35,6 +35,9 @@ PIP_ARGS = [
     "--platform",
     "manylinux_2_28_x86_64",
     "--require-hashes",
+    # Each file is the whole set to install (serving/requirements-onnx.in leaves out
+    # what onnxruntime declares but serving never loads).
+    "--no-deps",
 ]
 STAMP = ".liveline-wheels.sha256"
 

@@ -27,8 +27,12 @@ from tests.support.scenario import release_runs, release_ticks, scenario
 pytestmark = pytest.mark.integration
 
 LIVE_TIMEOUT_S = 240
-# The daemon's own polls come every 10 s: a release launched sooner is the receiver's.
-TICK_S, SETTLE_S = 10, 1
+# The daemon's own polls come every TICK_S: each notice is sent just after one
+# (after_a_tick), so the receiver has that long to request the release before a poll
+# could. With 10 s and no alignment a poll came first once on a loaded machine (the
+# receiver's request took longer than usual, about 1.6 s) and the test read a release
+# that the notice had not requested.
+TICK_S, SETTLE_S = 20, 1
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +47,18 @@ def pushed(tmp_path_factory, local_platform, model_dir_pristine):
             assert time.monotonic() < deadline, "no release_sensor tick in 60 s"
             time.sleep(0.5)
         yield sc
+
+
+def after_a_tick(sc) -> None:
+    """Return as soon as the daemon has polled again and that poll is over: its next
+    poll is TICK_S away. Call it before the change that the notice announces."""
+    newest = release_ticks(sc.url, limit=1)[0]["timestamp"]
+    deadline = time.monotonic() + 3 * TICK_S
+    while (tick := release_ticks(sc.url, limit=1)[0])["timestamp"] == newest or (
+        tick["status"] == "STARTED"
+    ):
+        assert time.monotonic() < deadline, f"no finished release_sensor tick in {3 * TICK_S} s"
+        time.sleep(0.2)
 
 
 def receiver(sc, path: str = "status", **kwargs) -> requests.Response:
@@ -87,6 +103,7 @@ def commit_without_hooks(sc, text: str) -> str:
 
 def test_a_commit_goes_live_through_the_git_hook(pushed):
     before = receiver(pushed).json()["evaluations"]
+    after_a_tick(pushed)
     started = time.time()
     head = pushed.commit("hooked")  # the post-commit hook notifies the receiver
     rollout = wait_live(pushed, head, pushed.first.version)
@@ -111,6 +128,7 @@ def test_a_commit_goes_live_through_the_git_hook(pushed):
 
 
 def test_a_model_goes_live_through_liveline_publish(pushed, other_model_dir):
+    after_a_tick(pushed)
     done = subprocess.run(
         [sys.executable, "-m", "liveline_cli.publish", "--model-dir", str(other_model_dir),
          "--container", pushed.s.models_container],
@@ -129,6 +147,7 @@ def test_a_model_goes_live_through_liveline_publish(pushed, other_model_dir):
 
 
 def test_the_same_push_event_twice_starts_one_run(pushed):
+    after_a_tick(pushed)
     head = commit_without_hooks(pushed, "pushed twice")
     runs_before = len(release_runs(pushed.dagster))
     before = receiver(pushed).json()["evaluations"]
