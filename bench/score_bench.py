@@ -5,10 +5,12 @@ same gunicorn and Flask answering a constant (bench/constant_app.py, the ceiling
 service on the ONNX runtime, and the service on the skops runtime. Scenarios: /score with
 single rows and with 100-row batches at full load (16 connections), the V2 infer endpoint
 on the same rows, and single rows at half the single-row peak to read p99 at a
-sustainable load. The servers run side by side, each scenario on each in turn, several
-times; medians are printed, with each figure as a ratio to the constant server's (this
-machine's absolute figures move from run to run), and every worker's resident memory
-after load. Usage: bench/score_bench.py [--runs N]
+sustainable load. The servers run side by side, each scenario on each in turn, many
+short times; medians are printed, with every worker's resident memory after load, and
+each figure as a ratio to the constant server's: the median of the ratios of runs made
+back to back, because this machine's speed moves by up to 2x for seconds at a time (a
+CPU-bound loop, sampled every 0.5 s, ran at 250 to 470 units) and a ratio of two medians
+could pair a fast run with a slow one. Usage: bench/score_bench.py [--runs N] [--seconds S]
 """
 
 from __future__ import annotations
@@ -116,10 +118,15 @@ def v2_body(rows: list[list[float]]) -> str:
     return json.dumps({"inputs": [tensor]})
 
 
+def paired(runs: list[dict], baseline: list[dict]) -> float:
+    """The median ratio of req/s, run i against baseline run i (made just before it)."""
+    return statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, baseline, strict=True))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=3)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: run `apt-get install -y wrk` (make bench does)")
@@ -132,9 +139,10 @@ def main() -> int:
         card = json.loads((workdir / "model" / "model_card.json").read_text())
         row = card["golden"]["inputs"][0]
         bodies = {
+            # Each V2 scenario right after its /score one: they are compared run by run.
             "single": ("/score", json.dumps({"input": [row]})),
-            "batch100": ("/score", json.dumps({"input": [row] * 100})),
             "v2_single": (f"/v2/models/{card['model_name']}/infer", v2_body([row])),
+            "batch100": ("/score", json.dumps({"input": [row] * 100})),
             "v2_batch100": (f"/v2/models/{card['model_name']}/infer", v2_body([row] * 100)),
         }
         # All three servers start first and each scenario then runs on each in turn, so
@@ -170,14 +178,15 @@ def main() -> int:
         srv: {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in got.items()}
         for srv, got in results.items()
     }
-    ceiling = med["constant"]
+    ceiling = results["constant"]
     print(
         f"scoring service on gunicorn ({os.cpu_count()} CPUs), wrk {CONNECTIONS} connections, "
         f"{args.runs} runs x {args.seconds} s, medians (ratio to the constant server):"
     )
     for srv in servers:
         m = med[srv]
-        ratio = {k: m[k]["rps"] / ceiling[k]["rps"] for k in m}
+        ratio = {k: paired(v, ceiling[k]) for k, v in results[srv].items()}
+        v2 = {k: paired(results[srv][f"v2_{k}"], results[srv][k]) for k in ("single", "batch100")}
         print(f"{srv:9s} worker RSS after load {rss[srv]} MiB")
         print(
             f"  /score single row : {m['single']['rps']:7.0f} req/s ({ratio['single']:.2f})   "
@@ -189,11 +198,11 @@ def main() -> int:
         )
         print(
             f"  V2 infer 1 row    : {m['v2_single']['rps']:7.0f} req/s ({ratio['v2_single']:.2f})"
-            f"   = {m['v2_single']['rps'] / m['single']['rps']:.2f} x /score"
+            f"   = {v2['single']:.2f} x /score"
         )
         print(
             f"  V2 infer 100 rows : {m['v2_batch100']['rps'] * 100:9,.0f} rows/s "
-            f"= {m['v2_batch100']['rps'] / m['batch100']['rps']:.2f} x /score"
+            f"= {v2['batch100']:.2f} x /score"
         )
         print(
             f"  single row at half rate ({m['half']['rps']:.0f} req/s achieved): "
