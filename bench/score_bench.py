@@ -160,12 +160,16 @@ def main() -> int:
                         results[name][kind].append(
                             run_wrk(base + path, body, args.seconds, workdir)
                         )
-            for name, (_, base) in procs.items():
-                half = statistics.median(r["rps"] for r in results[name]["single"]) / 2
-                for _ in range(args.runs):
+            half = {n: statistics.median(r["rps"] for r in results[n]["single"]) / 2 for n in procs}
+            for _ in range(args.runs):  # interleaved too: the servers share each slow spell
+                for name, (_, base) in procs.items():
                     results[name]["half"].append(
                         run_wrk(
-                            base + "/score", bodies["single"][1], args.seconds, workdir, rate=half
+                            base + "/score",
+                            bodies["single"][1],
+                            args.seconds,
+                            workdir,
+                            rate=half[name],
                         )
                     )
             for name, (proc, _) in procs.items():
