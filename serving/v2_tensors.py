@@ -165,7 +165,7 @@ def _input(
         if binary:
             raise ApiError(400, "the body has bytes after its JSON header that no input claims")
         values = _json_data(tensor.get("data"), count, header)
-    return values.reshape(shape).astype(np.float64)
+    return values.reshape(shape).astype(np.float64, copy=False)
 
 
 def _json_data(data: Any, count: int, header: bytes) -> np.ndarray:

@@ -8,6 +8,7 @@ import json
 import threading
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -149,3 +150,23 @@ def test_the_common_tensor_is_read_by_simdjson():
     assert got["inputs"][0]["data"].tolist() == [1, 2, 3, 4, 5, 6]
     repeated = b'{"inputs": [{"name": "input", "data": [1], "data": [2]}]}'
     assert v2_tensors._with_data_read(repeated) is None
+
+
+def test_repeated_keys_inside_the_small_fields_resolve_as_the_full_parse_does():
+    # The top level and the tensor refuse repeated keys (simdjson's lookup finds the
+    # first); the nested objects become Python by as_dict(), which must keep the last.
+    header = (
+        b'{"parameters": {"binary_data_output": false, "binary_data_output": true},'
+        b' "outputs": [{"name": "predict", "parameters": {"binary_data": true,'
+        b' "binary_data": false}}], "inputs": [{"name": "input", "datatype": "FP64",'
+        b' "shape": [1, 3], "parameters": {"x": 1, "x": 2}, "data": [1, 2, 3]}]}'
+    )
+    got = v2_tensors._with_data_read(header)
+    assert got is not None
+    got["inputs"][0]["data"] = got["inputs"][0]["data"].tolist()
+    assert got == orjson.loads(header)
+    fast = v2_tensors.parse_infer(header, None, WIDTH, MAX_ROWS, MAX_ABS, OUTPUTS)
+    with pytest.MonkeyPatch.context() as mp:
+        _full_parse_only(mp)
+        full = v2_tensors.parse_infer(header, None, WIDTH, MAX_ROWS, MAX_ABS, OUTPUTS)
+    assert fast.outputs == full.outputs == {"predict": False}
