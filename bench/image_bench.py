@@ -51,6 +51,7 @@ def main() -> int:
             context, build_args = images.prepare(
                 source, model_dir, tmp / f"ctx-{runtime}-{kind}-{run}", s.wheels_dir,
                 revision=revision, source_label="bench", base_image=s.base_image,
+                build_image=s.build_image,
                 created="bench",
             )  # fmt: skip
             ref = f"{s.registry}/{s.serving_repository}-bench:{runtime}-{kind}-{run}"

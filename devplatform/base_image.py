@@ -1,8 +1,11 @@
-"""An offline stand-in for python:3.11-slim, since no image can be pulled here.
+"""An offline stand-in for python:3.11-slim, since no image can be pulled here, and one
+for python:3.11, the image serving/Dockerfile installs the dependencies in.
 
-debootstrap builds a minimal Debian bookworm with Python 3.11 and venv from Debian's
-packages; it is trimmed, then imported into the engine as settings.base_image. Built
-once: `up` reuses the image whenever the engine already has it.
+debootstrap builds a minimal Debian bookworm with Python 3.11, venv and binutils from
+Debian's packages; that tree is imported into the engine as settings.build_image, then
+purged (binutils too) and trimmed, and imported as settings.base_image: both have the
+same Python, as the Dockerfile requires. Built once: `up` reuses the images whenever the
+engine already has them.
 
 `up` also pushes it to the local registry (once), as production's base lives in a
 registry: an imported image has no manifest digest until it is pushed, and image builds
@@ -40,7 +43,7 @@ PURGE_TIMEOUT_S = 300.0
 # The host's environment, less what the chroot's maintainer scripts must not inherit.
 CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C",
               "DEBIAN_FRONTEND": "noninteractive"}  # fmt: skip
-DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates"]
+DEBOOTSTRAP_ARGS = ["--variant=minbase", "--include=python3,python3-venv,ca-certificates,binutils"]
 SUITE = "bookworm"
 # What python:3.11-slim's config provides that a bare import lacks.
 # A bare import has no PATH, so `ENV PATH=/venv/bin:$PATH` in a Dockerfile would drop it.
@@ -89,13 +92,23 @@ PURGE = [
     "adduser",  # 147 kB
     "debconf",  # 2027 kB with var/cache/debconf
     "perl-base",  # 7901 kB
+    # binutils and what only it uses: the build image strips the wheels' libraries with it.
+    "binutils",
+    "binutils-x86-64-linux-gnu",
+    "binutils-common",
+    "libgprofng0",
+    "libctf0",
+    "libctf-nobfd0",
+    "libbinutils",
+    "libjansson4",
 ]
+# debootstrap's downloads, which no image needs: cleared before the build image's import.
+CACHES = ["var/cache/apt", "var/lib/apt/lists"]
 # Removed after the purge: caches, docs (copyright files stay), message translations and
 # iconv modules (Python has its own codecs).
 TRIM = [
-    "var/cache/apt",
+    *CACHES,
     "var/cache/debconf",
-    "var/lib/apt/lists",
     "usr/share/man",
     "usr/share/info",
     "usr/share/locale",
@@ -104,11 +117,12 @@ TRIM = [
 ]
 
 
-def inspect(layout: Layout) -> dict[str, Any] | None:
-    """The engine's record of the base image, or None if it has not been built."""
+def inspect(layout: Layout, reference: str = "") -> dict[str, Any] | None:
+    """The engine's record of the base image (or of `reference`, the build image), or None
+    if it has not been built."""
     try:
         with closing(docker_engine.client(layout, timeout=10)) as client:
-            return dict(client.images.get(layout.settings.base_image).attrs)
+            return dict(client.images.get(reference or layout.settings.base_image).attrs)
     except docker.errors.ImageNotFound:
         return None
 
@@ -119,7 +133,13 @@ def status(layout: Layout) -> Status:
     except docker.errors.DockerException as e:
         attrs, note = None, f"engine unavailable: {type(e).__name__}"
     else:
-        note = f"{attrs['Size'] / 1e6:.0f} MB" if attrs else "not built; `up` builds it"
+        build = attrs and inspect(layout, layout.settings.build_image)
+        note = (
+            f"{attrs['Size'] / 1e6:.0f} MB; build image {layout.settings.build_image} "
+            + (f"{build['Size'] / 1e6:.0f} MB" if build else "missing: `up` builds it")
+            if attrs
+            else "not built; `up` builds it"
+        )
     image_id = attrs["Id"].removeprefix("sha256:")[:12] if attrs else "-"
     return Status(NAME, attrs is not None, layout.settings.base_image, image_id,
                   str(layout.logfile(NAME)), note, states=("present", "missing"))  # fmt: skip
@@ -150,10 +170,14 @@ def _purge(rootfs: Path, logfile: Path) -> None:
         )
 
 
-def _trim(rootfs: Path) -> None:
-    for rel in TRIM:
+def _clear(rootfs: Path, folders: list[str]) -> None:
+    for rel in folders:
         for child in (rootfs / rel).glob("*"):
             _remove(child)
+
+
+def _trim(rootfs: Path) -> None:
+    _clear(rootfs, TRIM)
     for doc in (rootfs / "usr/share/doc").glob("*/*"):
         if doc.name != "copyright":
             _remove(doc)
@@ -186,52 +210,54 @@ def _split(reference: str) -> tuple[str, str]:
 
 
 def up(layout: Layout) -> None:
-    if inspect(layout) is None:
+    if inspect(layout) is None or inspect(layout, layout.settings.build_image) is None:
         _build(layout)
-    _publish(layout)
+    for reference in (layout.settings.base_image, layout.settings.build_image):
+        _publish(layout, reference)
 
 
-def registry_target(layout: Layout) -> tuple[str, str] | None:
-    """(repository, tag) that `up` pushes the base to: the local registry, same name and
-    tag; None when there is nothing to push (a non-local registry, or a base that is
-    pinned or named in a registry already)."""
+def registry_target(layout: Layout, reference: str = "") -> tuple[str, str] | None:
+    """(repository, tag) that `up` pushes the base (or `reference`) to: the local
+    registry, same name and tag; None when there is nothing to push (a non-local
+    registry, or an image that is pinned or named in a registry already)."""
     s = layout.settings
-    repository, tag = _split(s.base_image)
+    reference = reference or s.base_image
+    repository, tag = _split(reference)
     if (
         s.registry_host not in LOCAL_REGISTRY_HOSTS  # a real registry is not ours to fill
-        or images.PINNED.match(s.base_image)
+        or images.PINNED.match(reference)
         or not images.qualified(repository).startswith(f"{docker.auth.INDEX_NAME}/")
     ):
         return None
     return f"{s.registry}/{repository}", tag
 
 
-def _publish(layout: Layout) -> None:
-    """Push the base to the local registry unless it serves it already (by digest)."""
-    if (target := registry_target(layout)) is None:
+def _publish(layout: Layout, reference: str) -> None:
+    """Push an image to the local registry unless it serves it already (by digest)."""
+    if (target := registry_target(layout, reference)) is None:
         return
     repository, tag = target
     with closing(docker_engine.client(layout, timeout=600)) as client:
-        attrs = client.api.inspect_image(layout.settings.base_image)
+        attrs = client.api.inspect_image(reference)
         for pinned in attrs.get("RepoDigests") or []:
             name, _, digest = pinned.partition("@")
-            if name == repository and _served(layout, digest):
+            if name == repository and _served(layout, reference, digest):
                 return
         started = time.monotonic()
-        client.api.tag(layout.settings.base_image, repository, tag)
+        client.api.tag(reference, repository, tag)
         try:
             digest = images.push(client, repository, tag)
         except images.ImageError as e:
             raise processes.PlatformError(
-                f"{NAME}: cannot push {layout.settings.base_image} to the local registry: "
+                f"{NAME}: cannot push {reference} to the local registry: "
                 f"{e}. Is the registry up (`make status`)?"
             ) from e
     log.info("%s: pushed as %s@%s in %.1f s", NAME, repository, digest,
              time.monotonic() - started)  # fmt: skip
 
 
-def _served(layout: Layout, digest: str) -> bool:
-    repository = _split(layout.settings.base_image)[0]
+def _served(layout: Layout, reference: str, digest: str) -> bool:
+    repository = _split(reference)[0]
     return Registry(layout.settings.registry, repository).serves(digest)
 
 
@@ -244,17 +270,25 @@ def _build(layout: Layout) -> None:
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     _debootstrap(layout, rootfs, logfile)
+    _clear(rootfs, CACHES)
+    _import(layout, rootfs, layout.settings.build_image, started)
     _purge(rootfs, logfile)
     _trim(rootfs)
-    log.info("%s: rootfs ready in %.0f s; importing", NAME, time.monotonic() - started)
+    _import(layout, rootfs, layout.settings.base_image, started)
+    shutil.rmtree(rootfs)  # the images hold it now
+
+
+def _import(layout: Layout, rootfs: Path, reference: str, started: float) -> None:
+    log.info("%s: importing %s (%.0f s since the start)", NAME, reference,
+             time.monotonic() - started)  # fmt: skip
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
                            stdout=subprocess.PIPE)  # fmt: skip
     with closing(docker_engine.client(layout, timeout=600)) as client, tar:
-        repository, tag = _split(layout.settings.base_image)
+        repository, tag = _split(reference)
         client.api.import_image_from_stream(_chunks(tar.stdout), repository, tag, IMAGE_CHANGES)
-    attrs = inspect(layout)
+    attrs = inspect(layout, reference)
     if tar.returncode != 0 or attrs is None:
-        raise processes.PlatformError(f"{NAME}: import failed (tar exit {tar.returncode}).")
-    shutil.rmtree(rootfs)  # the image holds it now
-    log.info("%s: %s built in %.0f s, %.0f MB", NAME, layout.settings.base_image,
+        raise processes.PlatformError(f"{NAME}: import of {reference} failed (tar exit "
+                                      f"{tar.returncode}).")  # fmt: skip
+    log.info("%s: %s built in %.0f s, %.0f MB", NAME, reference,
              time.monotonic() - started, attrs["Size"] / 1e6)  # fmt: skip

@@ -68,7 +68,11 @@ class Settings:
     mlflow_alias: str = ""
     # Offline stand-in for python:3.11-slim; the tag's -rN names the recipe revision
     # (devplatform/base_image.py).
-    base_image: str = "liveline/python-base:3.11-bookworm-r3"
+    base_image: str = "liveline/python-base:3.11-bookworm-r4"
+    # The image the serving image's dependencies are installed in: the base's Python and
+    # binutils (serving/Dockerfile). Offline stand-in for python:3.11, from the same
+    # debootstrap as the base.
+    build_image: str = "liveline/python-build:3.11-bookworm-r4"
     serving_repository: str = "liveline/serving"
     # The port the serving app listens on inside its container (serving/Dockerfile's
     # PORT build argument, the manifests' containerPort, the smoke test).

@@ -18,11 +18,12 @@ workers = int(os.environ.get("GUNICORN_WORKERS", _cpu_count()))
 # gevent: each worker serves its connections from one thread, so a request never waits
 # for the GIL. With gthread (4 threads, the earlier default) every GIL release in a request
 # (socket reads and writes, onnxruntime's run) could hand the GIL to another request's
-# thread, and getting it back took up to milliseconds: at half the peak rate, p50 3.6 ms
-# and p99 7.7 ms for the ONNX service against 0.8 and 3.2 ms with gevent, which also
-# answers 28% more single rows and 13% more 100-row batches (bench/score_bench.py, same
-# runs). A request's CPU work never yields, as with threads it would not run in parallel
-# either; worker_connections bounds the connections a worker holds open.
+# thread, and getting it back took up to milliseconds: single rows at 2,900 req/s had
+# p50 3.6 ms and p99 7.7 ms on the ONNX service against 0.8 and 3.2 ms with gevent, which
+# also answered 28% more single rows and 13% more 100-row batches at full load (medians
+# of 5 interleaved runs of 3 s, wrk on the same 2 CPUs). A request's CPU work does not
+# yield to other connections, but under the GIL threads did not run it in parallel
+# either. worker_connections bounds the connections a worker holds open.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))  # for worker_class gthread

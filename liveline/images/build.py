@@ -146,14 +146,18 @@ def build(
     """Build serving/Dockerfile in context; raise ImageError with the log tail on failure.
 
     A BASE_IMAGE argument is pinned first (resolve_base): the build runs FROM its digest,
-    and the base is returned in BuiltImage.base.
+    and the base is returned in BuiltImage.base. A BUILD_IMAGE argument (the image the
+    dependencies are installed in) is pinned the same way.
     """
     started = time.monotonic()
     base = None
+    registry, _ = docker.auth.split_repo_name(docker.utils.parse_repository_tag(reference)[0])
     if "BASE_IMAGE" in buildargs:
-        registry, _ = docker.auth.split_repo_name(docker.utils.parse_repository_tag(reference)[0])
         base = resolve_base(client, buildargs["BASE_IMAGE"], registry)
         buildargs = {**buildargs, **base_build_args(base)}
+    if "BUILD_IMAGE" in buildargs:
+        pinned = resolve_base(client, buildargs["BUILD_IMAGE"], registry).reference
+        buildargs = {**buildargs, "BUILD_IMAGE": pinned}
     lines: list[str] = []
     steps = cached = 0
     stage_ids: list[str] = []

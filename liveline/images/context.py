@@ -123,6 +123,7 @@ def build_args(
     revision: str,
     source: str,
     base_image: str,
+    build_image: str,
     created: str,
     port: int = 8080,
     onnx: bool = True,
@@ -131,6 +132,7 @@ def build_args(
     lineage labels and the model's identity."""
     return {
         "BASE_IMAGE": base_image,
+        "BUILD_IMAGE": build_image,
         "REVISION": revision,
         "SOURCE": source,
         "CREATED": created,

@@ -23,6 +23,7 @@ def prepare(
     revision: str,
     source_label: str,
     base_image: str,
+    build_image: str,
     created: str,
     port: int = 8080,
 ) -> tuple[Path, dict[str, str]]:
@@ -31,7 +32,9 @@ def prepare(
     card = ModelCard.read(model_dir)
     # A commit from before the ONNX runtime has no requirements for it: skops.
     onnx = (source / "serving" / REQUIREMENTS[ONNX]).is_file()
-    args = build_args(card, revision, source_label, base_image, created, port=port, onnx=onnx)
+    args = build_args(
+        card, revision, source_label, base_image, build_image, created, port=port, onnx=onnx
+    )
     # The wheels must match the requirements at this commit, not the working tree's.
     wheels = ensure_wheels(source / "serving" / args["REQUIREMENTS"], wheels_cache)
     return assemble_context(context_dir, source, model_dir, wheels), args

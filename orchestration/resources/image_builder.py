@@ -26,6 +26,10 @@ class ImageBuilderResource(ConfigurableResource):
         description="Image to build on, pinned to its digest at each build "
         "(LIVELINE_BASE_IMAGE; locally the offline base)."
     )
+    build_image: str = Field(
+        description="Image the dependencies are installed in: the base's Python and "
+        "binutils, pinned to its digest at each build (LIVELINE_BUILD_IMAGE)."
+    )
     wheels_dir: str = Field(description="Wheel cache for the image's requirements.")
     sboms_dir: str = Field(description="Where each image's CycloneDX SBOM is kept.")
     serve_port: int = Field(default=8080, description="The app's port in the container.")
@@ -36,6 +40,7 @@ class ImageBuilderResource(ConfigurableResource):
         return cls(
             docker_host=s.docker_address,
             base_image=s.base_image,
+            build_image=s.build_image,
             wheels_dir=str(s.wheels_dir),
             sboms_dir=str(s.sboms_dir),
             serve_port=s.serve_port,
@@ -67,7 +72,7 @@ class ImageBuilderResource(ConfigurableResource):
             context, args = images.prepare(
                 source, model_dir, Path(tmp) / "context", Path(self.wheels_dir),
                 revision=revision, source_label=str(repo), base_image=self.base_image,
-                created=created, port=self.serve_port,
+                build_image=self.build_image, created=created, port=self.serve_port,
             )  # fmt: skip
             return images.build(client, context, reference, args, timeout_s=self.build_timeout_s)
 
@@ -76,8 +81,8 @@ class ImageBuilderResource(ConfigurableResource):
     ) -> tuple[sbom.ImageSbom, Path]:
         """The built image's CycloneDX SBOM, from what is installed in it, kept in
         sboms_dir (the path is returned)."""
-        # The deps stage (the first) holds every package the SBOM lists: its listing is
-        # read once and kept beside the SBOMs.
-        deps = built.stage_ids[0] if len(built.stage_ids) > 1 else ""
+        # The deps stage (the one the last stage is FROM) holds every package the SBOM
+        # lists: its listing is read once and kept beside the SBOMs.
+        deps = built.stage_ids[-2] if len(built.stage_ids) > 1 else ""
         document = sbom.for_image(client, built.image_id, Path(self.sboms_dir) / "packages", deps)
         return document, document.write(Path(self.sboms_dir))

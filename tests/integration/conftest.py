@@ -211,7 +211,7 @@ def serving_build(
     revision = images.export_commit(settings.REPO_ROOT, "HEAD", source)
     context, args = images.prepare(
         source, model_dir_pristine, tmp_path_factory.mktemp("head-context"), s.wheels_dir,
-        revision=revision, source_label="test", base_image=s.base_image,
+        revision=revision, source_label="test", base_image=s.base_image, build_image=s.build_image,
         created="2026-01-01T00:00:00Z",
     )  # fmt: skip
     tag = "liveline/test-serving:head"

@@ -64,7 +64,8 @@ def pushed(real_node, docker_client, tmp_path_factory, model_dir_pristine) -> di
     for name, built_at in (("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z")):
         context, args = images.prepare(
             source, model_dir_pristine, tmp_path_factory.mktemp(f"context-{name}"), s.wheels_dir,
-            revision=revision, source_label="test", base_image=s.base_image, created=built_at,
+            revision=revision, source_label="test", base_image=s.base_image,
+            build_image=s.build_image, created=built_at,
         )  # fmt: skip
         images.build(docker_client, context, f"{repository}:{name}", args)
         out[name] = Pushed(_push(docker_client, repository, name, revision, card), built_at)

@@ -35,7 +35,7 @@ def _build(docker_client, local_platform, tmp: Path, source, model_dir: Path, ta
     reference = f"{s.registry}/{s.serving_repository}-test:{tag}"
     context, args = images.prepare(
         src, model_dir, tmp / "context", s.wheels_dir, revision=revision, source_label="test",
-        base_image=s.base_image, created="2026-01-01T00:00:00Z",
+        base_image=s.base_image, build_image=s.build_image, created="2026-01-01T00:00:00Z",
     )  # fmt: skip
     return images.build(docker_client, context, reference, args), card, revision
 
@@ -68,6 +68,36 @@ def test_image_runs_as_non_root_with_healthcheck(built, docker_client):
     config = docker_client.images.get(image.reference).attrs["Config"]
     assert config["User"] == "10001"
     assert config["Healthcheck"]["Test"][0] == "CMD"
+
+
+# Lists each shared library under /opt/venv with the names of its ELF sections that only
+# debuggers and static linkers read (read from the section headers: the image has no
+# binutils).
+_UNSTRIPPED = r"""
+import json, pathlib, struct
+found = {}
+for path in pathlib.Path("/opt/venv").rglob("*.so*"):
+    data = path.read_bytes() if path.is_file() else b""
+    if data[:4] != b"\x7fELF":
+        continue
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    size, count, names_at = struct.unpack_from("<HHH", data, 0x3A)
+    names, = struct.unpack_from("<Q", data, shoff + names_at * size + 0x18)
+    for i in range(count):
+        at = names + struct.unpack_from("<I", data, shoff + i * size)[0]
+        name = data[at:data.index(b"\0", at)].decode()
+        if name.startswith(".debug") or name == ".symtab":
+            found.setdefault(str(path), []).append(name)
+print(json.dumps(found))
+"""
+
+
+def test_the_images_libraries_are_stripped(built, docker_client):
+    image, _, _ = built
+    out = docker_client.containers.run(
+        image.reference, ["-c", _UNSTRIPPED], entrypoint="/opt/venv/bin/python", remove=True
+    )
+    assert json.loads(out) == {}
 
 
 def test_container_scores_over_http(built, docker_client):

@@ -88,9 +88,11 @@ def test_a_real_account_gets_a_token_credential_never_an_account_key(monkeypatch
 
 def test_image_builder_shows_the_effective_engine_and_base(monkeypatch):
     monkeypatch.setenv("LIVELINE_BASE_IMAGE", "python:3.11-slim")
+    monkeypatch.setenv("LIVELINE_BUILD_IMAGE", "python:3.11")
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     builder = defs().resources["image_builder"]
     assert builder.base_image == "python:3.11-slim"
+    assert builder.build_image == "python:3.11"
     assert builder.docker_host == settings.DOCKER_SOCKET_DEFAULT
     assert builder.wheels_dir == str(settings.load().wheels_dir)
     assert isinstance(builder, ImageBuilderResource)
