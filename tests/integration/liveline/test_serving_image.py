@@ -71,8 +71,9 @@ def test_image_runs_as_non_root_with_healthcheck(built, docker_client):
 
 
 # Lists each shared library under /opt/venv with the names of its ELF sections that only
-# debuggers and static linkers read (read from the section headers: the image has no
-# binutils).
+# debuggers read (from the section headers: the image has no binutils). The symbol tables
+# of the libraries auditwheel patched stay (serving/Dockerfile says why), so .symtab is
+# not asked about.
 _UNSTRIPPED = r"""
 import json, pathlib, struct
 found = {}
@@ -86,13 +87,13 @@ for path in pathlib.Path("/opt/venv").rglob("*.so*"):
     for i in range(count):
         at = names + struct.unpack_from("<I", data, shoff + i * size)[0]
         name = data[at:data.index(b"\0", at)].decode()
-        if name.startswith(".debug") or name == ".symtab":
+        if name.startswith(".debug"):
             found.setdefault(str(path), []).append(name)
 print(json.dumps(found))
 """
 
 
-def test_the_images_libraries_are_stripped(built, docker_client):
+def test_the_images_libraries_carry_no_debug_information(built, docker_client):
     image, _, _ = built
     out = docker_client.containers.run(
         image.reference, ["-c", _UNSTRIPPED], entrypoint="/opt/venv/bin/python", remove=True
