@@ -57,3 +57,15 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def pre_request(worker, req):
+    # gevent: the worker's other connections go first. Reading a request that has already
+    # arrived does not yield, so a client that sends its next request as soon as it has an
+    # answer could keep its worker from every other connection: at full load (wrk, 16
+    # connections) p99 was 118 ms without this yield and 22 ms with it, for 3% fewer
+    # requests (medians of 8 interleaved runs of 3 s).
+    if worker.cfg.worker_class_str == "gevent":
+        import gevent
+
+        gevent.sleep(0)
