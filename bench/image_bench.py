@@ -11,11 +11,14 @@ Prints medians and max over --runs. Needs `make up` (make bench-image).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import docker.errors
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -66,7 +69,9 @@ def main() -> int:
                 # the uncached chain behind and later builds may miss the cache.
                 client.images.remove(ref)
                 for stage in built.stage_ids[:-1]:
-                    client.images.remove(stage)
+                    # The deps stage is the image's parent: removing the image took it.
+                    with contextlib.suppress(docker.errors.ImageNotFound):
+                        client.images.remove(stage)
             return ref
 
         # Unique per invocation: an edit or model seen by an earlier bench would be cached.
